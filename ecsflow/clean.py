@@ -1,0 +1,238 @@
+"""Types, nulls, UTC times, derived columns and the bad-line policy.
+
+Knows field semantics (from :mod:`ecsflow.fields`), not files or ECS tasks.
+
+Examples
+--------
+>>> import polars as pl
+>>> raw = pl.DataFrame({"srcport": ["443", "-"], "protocol": ["6", "1"], "start": ["1716158123", "1716158123000"]})
+>>> clean_flow_logs(raw).select("srcport", "protocol_name", "start").rows()
+[(443, 'TCP', datetime.datetime(2024, 5, 19, 22, 35, 23, tzinfo=zoneinfo.ZoneInfo(key='UTC'))), (None, 'ICMP', datetime.datetime(2024, 5, 19, 22, 35, 23, tzinfo=zoneinfo.ZoneInfo(key='UTC')))]
+"""  # noqa: E501
+
+from __future__ import annotations
+
+import warnings
+from typing import Literal, TypeVar
+
+import polars as pl
+
+from ecsflow.errors import FlowLogError
+from ecsflow.fields import (
+    CONTAINER_ID_COLUMNS,
+    DERIVED_COLUMNS,
+    FIELD_BY_COLUMN,
+    FIELDS,
+    MILLISECOND_EPOCH_THRESHOLD,
+    TCP_FLAG_BITS,
+    Field,
+)
+from ecsflow.read import FILE, INTERNAL, LINE, RAW, REASON
+
+__all__ = ["BadLinesWarning", "OnBadLines", "clean_flow_logs"]
+
+OnBadLines = Literal["error", "warn", "skip"]
+FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
+
+_FARGATE_ID = r"^([0-9a-f]{32})-(\d+)$"
+_INTEGER_TEXT = r"^[+-]?\d+$"
+
+
+class BadLinesWarning(UserWarning):
+    """Lines were set aside because they are not valid flow-log records."""
+
+
+def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
+    """The cleaned value of one field, and why a row's value is bad (null if fine)."""
+    col = pl.col(f.column)
+    text = dtype == pl.String
+    v = pl.when(col.is_in(["-", ""])).then(None).otherwise(col) if text else col
+    if f.is_integer or f.is_time:
+        num = v.cast(pl.Int64, strict=False)
+        problems = []
+        if text:
+            problems.append(
+                pl.when(v.is_not_null() & num.is_null()).then(
+                    pl.when(v.str.contains(_INTEGER_TEXT))
+                    .then(pl.format(f"{f.name}: {{}} is out of range", v))
+                    .otherwise(pl.format(f"{f.name}: '{{}}' is not an integer", v))
+                )
+            )
+        if f.valid:
+            lo, hi = f.valid
+            problems.append(
+                pl.when((num < lo) | (num > hi)).then(
+                    pl.format(f"{f.name}: {{}} is out of range [{lo}, {hi}]", num)
+                )
+            )
+        reason = pl.coalesce(problems) if problems else None
+        if f.is_time:
+            micros = (
+                pl.when(num >= MILLISECOND_EPOCH_THRESHOLD)
+                .then(num * 1_000)
+                .otherwise(num * 1_000_000)
+            )
+            out = micros.cast(f.dtype)
+        else:
+            out = pl.when(reason.is_null()).then(num).cast(f.dtype) if reason is not None else num
+        return out, reason
+    if isinstance(f.dtype, pl.Enum):
+        out = v.cast(pl.String).cast(f.dtype, strict=False)
+        allowed = ", ".join(f.dtype.categories.to_list())
+        reason = pl.when(v.is_not_null() & out.is_null()).then(
+            pl.format(f"{f.name}: '{{}}' is not one of {allowed}", v.cast(pl.String))
+        )
+        return out, reason
+    if not text:
+        v = v.cast(pl.String)
+        v = pl.when(v == "-").then(None).otherwise(v)
+    return v.cast(f.dtype), None
+
+
+def _derived(columns: set[str]) -> list[pl.Expr]:
+    out: list[pl.Expr] = []
+    for f in FIELDS:
+        if f.codes and f.column in columns:
+            out.append(
+                pl.col(f.column)
+                .replace_strict(dict(f.codes), default=None, return_dtype=pl.String)
+                .cast(pl.Categorical())
+                .alias(f"{f.column}_name")
+            )
+    if "tcp_flags" in columns:
+        flags = pl.col("tcp_flags")
+        syn_ack = (flags & 18) == 18
+        names = []
+        for bit, name in TCP_FLAG_BITS.items():
+            is_set = (flags & bit) != 0
+            if bit == 2:
+                names.append(pl.when(syn_ack).then(pl.lit("SYN-ACK")).when(is_set).then(pl.lit(name)))
+            elif bit == 16:
+                names.append(pl.when(is_set & ~syn_ack).then(pl.lit(name)))
+            else:
+                names.append(pl.when(is_set).then(pl.lit(name)))
+        out.append(
+            pl.when(flags.is_not_null())
+            .then(pl.concat_list(names).list.drop_nulls())
+            .alias("tcp_flag_names")
+        )
+    for col in CONTAINER_ID_COLUMNS:
+        if col in columns:
+            text = pl.col(col).cast(pl.String)
+            out += [
+                text.str.extract(_FARGATE_ID, 1).cast(pl.Categorical()).alias(f"{col}_task_id"),
+                text.str.extract(_FARGATE_ID, 2).cast(pl.Int64).alias(f"{col}_suffix"),
+            ]
+    return out
+
+
+def _raise_first(batch: pl.Series) -> pl.Series:
+    reasons = batch.struct.field(REASON)
+    if reasons.null_count() < len(reasons):
+        row = batch.filter(reasons.is_not_null())[0]
+        raise FlowLogError(row[FILE] or "<frame>", row[LINE], row[REASON])
+    return reasons
+
+
+def _warn_batch(batch: pl.Series) -> pl.Series:
+    reasons = batch.struct.field(REASON)
+    bad = len(reasons) - reasons.null_count()
+    if bad:
+        row = batch.filter(reasons.is_not_null())[0]
+        where = f"{row[FILE]}, line {row[LINE]}" if row[LINE] is not None else row[FILE]
+        warnings.warn(
+            f"set aside {bad} bad line(s); first: {where}: {row[REASON]} "
+            "(ecsflow.bad_lines() lists them all)",
+            BadLinesWarning,
+            stacklevel=2,
+        )
+    return reasons
+
+
+def clean_flow_logs(
+    flows: FrameT,
+    /,
+    *,
+    on_bad_lines: OnBadLines = "error",
+    include_file_paths: str | None = None,
+    set_aside: bool = False,
+) -> FrameT:
+    """Type and decode raw flow-log columns, and apply the bad-line policy.
+
+    Parameters
+    ----------
+    flows
+        Raw columns named in snake_case (strings from text, or Parquet's own types), as the
+        readers return them. Bookkeeping columns (``__file``, ``__line``, ``__raw``,
+        ``__reason``) are used for error messages when present.
+    on_bad_lines
+        ``"error"`` raises :class:`~ecsflow.FlowLogError` for the first bad line (its file,
+        line number and reason); ``"warn"`` sets bad lines aside with a
+        :class:`BadLinesWarning`; ``"skip"`` sets them aside silently.
+    include_file_paths
+        Name of a column to hold each record's source file, or ``None``.
+    set_aside
+        Return the set-aside lines instead (columns ``path``, ``line_number``, ``line``,
+        ``reason``); used by :func:`ecsflow.bad_lines`.
+
+    Returns
+    -------
+    DataFrame or LazyFrame
+        Same kind as ``flows``: registry fields in registry order with their cleaned dtypes
+        ('-' and empty values become null, ``start``/``end`` UTC datetimes with millisecond
+        epochs recognised), then unknown fields as strings, then the derived columns.
+
+    Examples
+    --------
+    >>> import polars as pl
+    >>> raw = pl.DataFrame({"tcp-flags": ["19"], "traffic_path": ["8"]})
+    >>> clean_flow_logs(raw.rename({"tcp-flags": "tcp_flags"})).row(0, named=True)
+    {'tcp_flags': 19, 'traffic_path': 8, 'traffic_path_name': 'internet gateway', 'tcp_flag_names': ['FIN', 'SYN-ACK']}
+    """  # noqa: E501
+    if on_bad_lines not in ("error", "warn", "skip"):
+        raise ValueError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
+    lazy = flows.lazy()
+    schema = lazy.collect_schema()
+    for name, dtype in ((FILE, pl.String), (LINE, pl.Int64), (RAW, pl.String), (REASON, pl.String)):
+        if name not in schema:
+            lazy = lazy.with_columns(pl.lit(None, dtype).alias(name))
+    fields = [f for f in FIELDS if f.column in schema]
+    unknown = [c for c in schema if c not in FIELD_BY_COLUMN and c not in INTERNAL]
+
+    values, reasons = [], [pl.col(REASON)]
+    for f in fields:
+        value, reason = _value(f, schema[f.column])
+        values.append(value.alias(f.column))
+        if reason is not None:
+            reasons.append(reason)
+    lazy = lazy.with_columns(
+        *values,
+        *[pl.col(c).cast(pl.String) for c in unknown],
+        pl.coalesce(reasons).alias(REASON),
+    )
+
+    if set_aside:
+        out = lazy.filter(pl.col(REASON).is_not_null()).select(
+            pl.col(FILE).alias("path"),
+            pl.col(LINE).alias("line_number"),
+            pl.col(RAW).alias("line"),
+            pl.col(REASON).alias("reason"),
+        )
+        return out.collect() if isinstance(flows, pl.DataFrame) else out
+
+    check = {"error": _raise_first, "warn": _warn_batch}.get(on_bad_lines)
+    keep = pl.col(REASON).is_null()
+    if check is not None:
+        keep = pl.struct(FILE, LINE, REASON).map_batches(check, return_dtype=pl.String).is_null()
+    lazy = lazy.filter(keep)
+
+    present = {f.column for f in fields}
+    derived = _derived(present)
+    order = [f.column for f in fields] + unknown + [
+        d.name for d in DERIVED_COLUMNS if d.name in {e.meta.output_name() for e in derived}
+    ]
+    if include_file_paths:
+        order.append(include_file_paths)
+        lazy = lazy.with_columns(pl.col(FILE).alias(include_file_paths))
+    out = lazy.with_columns(derived).select(order)
+    return out.collect() if isinstance(flows, pl.DataFrame) else out

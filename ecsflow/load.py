@@ -1,0 +1,223 @@
+"""The loader: ``scan_flow_logs`` (lazy), ``read_flow_logs`` (eager) and ``bad_lines``.
+
+Locate the files of a source, read each in its own format, clean each with the field
+registry, and union them by column name.
+
+Examples
+--------
+>>> flows = read_flow_logs("data/samples/article")
+>>> flows.height, flows["ecs_task_id"].n_unique()
+(10, 4)
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import polars as pl
+
+from ecsflow.clean import BadLinesWarning, OnBadLines, clean_flow_logs
+from ecsflow.fields import FIELD_BY_COLUMN, column_name
+from ecsflow.read import INTERNAL, scan_file
+from ecsflow.sources import Source, expand_source
+
+__all__ = ["bad_lines", "read_flow_logs", "scan_flow_logs"]
+
+
+def _raw_frames(
+    source: Source,
+    *,
+    log_format: str | Sequence[str] | None,
+    storage_options: Mapping[str, Any] | None,
+    rename: Mapping[str, str] | None,
+    columns: Sequence[str] | None,
+    strict: bool,
+) -> list[pl.LazyFrame]:
+    files = expand_source(source, storage_options=storage_options)
+    if not files:
+        raise FileNotFoundError(f"no flow-log files in {source!r}")
+    wanted = None if columns is None else [column_name(c) for c in columns]
+    frames = []
+    for f in files:
+        lf = scan_file(
+            f, log_format=log_format, storage_options=storage_options, rename=rename, strict=strict
+        )
+        if wanted is not None:
+            present = lf.collect_schema().names()
+            lf = lf.select([c for c in INTERNAL if c in present] + [c for c in wanted if c in present])
+        frames.append(lf)
+    return frames
+
+
+def _union(frames: list[pl.LazyFrame], columns: Sequence[str] | None) -> pl.LazyFrame:
+    lf = frames[0] if len(frames) == 1 else pl.concat(frames, how="diagonal_relaxed")
+    schema = lf.collect_schema()
+    known = [c for c in FIELD_BY_COLUMN if c in schema]
+    rest = [c for c in schema if c not in FIELD_BY_COLUMN]
+    lf = lf.select(known + rest)
+    if columns is not None:
+        missing = [c for c in (column_name(c) for c in columns) if c not in schema]
+        if missing:
+            raise ValueError(f"columns not in any file: {missing}")
+    return lf
+
+
+def scan_flow_logs(
+    source: Source,
+    /,
+    *,
+    log_format: str | Sequence[str] | None = None,
+    on_bad_lines: OnBadLines = "error",
+    columns: Sequence[str] | None = None,
+    rename: Mapping[str, str] | None = None,
+    include_file_paths: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pl.LazyFrame:
+    """Lazily load and clean VPC flow logs from any delivery.
+
+    Parameters
+    ----------
+    source
+        A file, a directory (searched recursively for ``*.log``, ``*.log.gz``,
+        ``*.log.parquet`` and CloudWatch export chunks), a glob, an ``s3://`` URL (object,
+        prefix or glob) or a list of these. Name Athena CSV results (``*.csv``) explicitly.
+    log_format
+        The fields of headerless records (CloudWatch Logs), as AWS's ``LogFormat`` string
+        (``"${version} ${account-id} ..."``) or a list of names. A file's own header line
+        always wins. Lines exported from CloudWatch to S3 (``<ISO time> <record>``) default to
+        AWS's default format.
+    on_bad_lines
+        ``"error"`` (default) raises :class:`~ecsflow.FlowLogError` naming the file and line;
+        ``"warn"`` and ``"skip"`` set bad lines aside (see :func:`bad_lines`).
+    columns
+        Only these fields (AWS or snake_case names); only they are validated and typed.
+    rename
+        Rename columns before cleaning, e.g. to repair a hand-written Athena table whose
+        column names are wrong (``{"resource_type": "account_id", "account_id":
+        "interface_id"}``).
+    include_file_paths
+        Add a column of this name holding each record's file.
+    storage_options
+        S3 settings and credentials as polars takes them (``aws_region``,
+        ``aws_endpoint_url``, ...). Without them the standard AWS credential chain applies.
+
+    Returns
+    -------
+    LazyFrame
+        Cleaned flows: snake_case AWS names, typed columns, nulls for '-', UTC datetimes,
+        decoded protocol, TCP flags and traffic path, and container-id parts. Files with
+        different formats are unioned by column name.
+
+    Examples
+    --------
+    >>> lf = scan_flow_logs("data/samples/article", columns=["interface_id", "flow_direction"])
+    >>> lf.group_by("flow_direction").len().sort("flow_direction").collect().rows()
+    [('ingress', 5), ('egress', 5)]
+    """
+    strict = on_bad_lines == "error"
+    frames = _raw_frames(
+        source,
+        log_format=log_format,
+        storage_options=storage_options,
+        rename=rename,
+        columns=columns,
+        strict=strict,
+    )
+    cleaned = [
+        clean_flow_logs(lf, on_bad_lines=on_bad_lines, include_file_paths=include_file_paths)
+        for lf in frames
+    ]
+    return _union(cleaned, columns)
+
+
+def read_flow_logs(
+    source: Source,
+    /,
+    *,
+    log_format: str | Sequence[str] | None = None,
+    on_bad_lines: OnBadLines = "error",
+    columns: Sequence[str] | None = None,
+    rename: Mapping[str, str] | None = None,
+    include_file_paths: str | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """Load and clean VPC flow logs into a DataFrame; see :func:`scan_flow_logs`.
+
+    With ``on_bad_lines="warn"`` one :class:`~ecsflow.clean.BadLinesWarning` summarises
+    every line set aside.
+
+    Examples
+    --------
+    >>> flows = read_flow_logs("data/samples/article")
+    >>> flows.filter(pl.col("flow_direction") == "ingress")["traffic_path"].null_count()
+    5
+    """
+    options = dict(
+        log_format=log_format,
+        columns=columns,
+        rename=rename,
+        include_file_paths=include_file_paths,
+        storage_options=storage_options,
+    )
+    if on_bad_lines != "warn":
+        return scan_flow_logs(source, on_bad_lines=on_bad_lines, **options).collect()
+    kept = scan_flow_logs(source, on_bad_lines="skip", **options).collect()
+    aside = bad_lines(
+        source,
+        log_format=log_format,
+        columns=columns,
+        rename=rename,
+        storage_options=storage_options,
+    )
+    if aside.height:
+        first = aside.row(0, named=True)
+        where = first["path"] + (
+            f", line {first['line_number']}" if first["line_number"] is not None else ""
+        )
+        warnings.warn(
+            f"set aside {aside.height} bad line(s) and kept {kept.height}; first: {where}: "
+            f"{first['reason']} (ecsflow.bad_lines() lists them all)",
+            BadLinesWarning,
+            stacklevel=2,
+        )
+    return kept
+
+
+def bad_lines(
+    source: Source,
+    /,
+    *,
+    log_format: str | Sequence[str] | None = None,
+    columns: Sequence[str] | None = None,
+    rename: Mapping[str, str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> pl.DataFrame:
+    """The lines of a source that are not valid records, with the reason for each.
+
+    Kept records (``read_flow_logs(source, on_bad_lines="skip")``) plus these lines are
+    every record line of the input. A fault of a whole file (no header, a broken gzip
+    stream) is one row with a null ``line_number``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``path``, ``line_number``, ``line`` (raw text, null for Parquet and CSV) and
+        ``reason``, in file and line order.
+
+    Examples
+    --------
+    >>> bad_lines("data/samples/article").height
+    0
+    """
+    frames = _raw_frames(
+        source,
+        log_format=log_format,
+        storage_options=storage_options,
+        rename=rename,
+        columns=columns,
+        strict=False,
+    )
+    aside = [clean_flow_logs(lf, set_aside=True) for lf in frames]
+    return pl.concat(aside).collect()

@@ -1,0 +1,350 @@
+"""Readers, one per delivery format, returning raw columns named from the file itself.
+
+Each reader returns a LazyFrame with the file's fields (snake_case names, from the header
+line, the Parquet schema, the CSV header or a declared format) plus four bookkeeping columns
+that cleaning consumes:
+
+``__file``
+    the path or ``s3://`` URL;
+``__line``
+    the 1-based physical line number (the header is line 1; a Parquet row's number);
+``__raw``
+    the line as read (text deliveries only);
+``__reason``
+    why the line cannot be a record (wrong field count, bad encoding, a broken gzip stream),
+    else null.
+
+Text is decompressed in Python in a streaming way so that faults are reported with their file
+and line, and a truncated gzip stream still yields the lines before the break.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+import zlib
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
+
+import polars as pl
+from polars.io.plugins import register_io_source
+
+from ecsflow.errors import FlowLogError
+from ecsflow.fields import DEFAULT_FORMAT, FIELD_BY_COLUMN, column_name, parse_log_format
+from ecsflow.sources import SourceFile, iter_bytes
+
+__all__ = ["FieldMismatchWarning", "read_header", "scan_file"]
+
+FILE, LINE, RAW, REASON = "__file", "__line", "__raw", "__reason"
+INTERNAL = (FILE, LINE, RAW, REASON)
+
+_HEADER_TOKEN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
+# A CloudWatch Logs export to S3 writes "<event timestamp> <record>"; the timestamp is the
+# record's start (shared/reference/flowlogs-format-corrections.md, B1).
+_ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
+_ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
+_PEEK = 64 << 10
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class FieldMismatchWarning(UserWarning):
+    """A column's values do not look like the field its name says (finding 8)."""
+
+
+def _decompressor():
+    try:
+        from isal import isal_zlib  # ISA-L inflates about 3x faster than zlib
+
+        return isal_zlib.decompressobj(31)
+    except ImportError:  # pragma: no cover - isal is a dependency; zlib is the fallback
+        return zlib.decompressobj(31)
+
+
+def _inflate(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
+    """Decompress gzip (any number of members) or pass plain bytes through.
+
+    Yields ``None`` last if the gzip stream ended early (truncated or corrupt).
+    """
+    first = next(chunks, b"")
+    if not first.startswith(_GZIP_MAGIC):
+        if first:
+            yield first
+        yield from chunks
+        return
+    d = _decompressor()
+    pending = first
+    while True:
+        while pending:
+            try:
+                out = d.decompress(pending)
+            except zlib.error:
+                yield None
+                return
+            if out:
+                yield out
+            if d.eof:
+                pending = d.unused_data
+                if pending:
+                    d = _decompressor()
+            else:
+                pending = b""
+        nxt = next(chunks, None)
+        if nxt is None:
+            break
+        pending = nxt
+    tail = d.flush()
+    if tail:
+        yield tail
+    if not d.eof:
+        yield None
+
+
+def read_header(
+    file: SourceFile, *, storage_options: Mapping[str, Any] | None = None
+) -> tuple[str | None, bool]:
+    """The first line of a text file, and whether the file is gzip.
+
+    Returns ``(None, is_gzip)`` for a file with no bytes or no line.
+    """
+    raw = b"".join(iter_bytes(file, storage_options=storage_options, first=_PEEK))
+    is_gzip = raw.startswith(_GZIP_MAGIC)
+    if is_gzip:
+        d = _decompressor()
+        try:
+            raw = d.decompress(raw)
+        except zlib.error:
+            return "", True  # the full read reports where the stream breaks
+    line, _, _ = raw.partition(b"\n")
+    if not line:
+        return None, is_gzip
+    return line.rstrip(b"\r").decode("utf-8", errors="replace"), is_gzip
+
+
+def _is_header(line: str) -> bool:
+    tokens = line.split()
+    return bool(tokens) and all(_HEADER_TOKEN.match(t) for t in tokens) and any(
+        column_name(t) in FIELD_BY_COLUMN for t in tokens
+    )
+
+
+def _lines_frame(block: bytes, first_line: int) -> pl.DataFrame:
+    expected = block.count(b"\n") + 1
+    try:
+        df = pl.read_lines(block + b"\n", name=RAW)
+        if df.height != expected:
+            raise ValueError("line count mismatch")
+        reasons = pl.Series(REASON, [None] * df.height, dtype=pl.String)
+        df = df.with_columns(reasons)
+    except Exception:  # invalid UTF-8 somewhere in the block: go line by line
+        texts, reasons_list = [], []
+        for b in block.split(b"\n"):
+            b = b.rstrip(b"\r")
+            try:
+                texts.append(b.decode("utf-8"))
+                reasons_list.append(None)
+            except UnicodeDecodeError as exc:
+                texts.append(b.decode("utf-8", errors="replace"))
+                reasons_list.append(f"invalid UTF-8 at byte {exc.start}")
+        df = pl.DataFrame({RAW: texts, REASON: reasons_list}, schema={RAW: pl.String, REASON: pl.String})
+    return df.with_columns(
+        pl.int_range(first_line, first_line + df.height, dtype=pl.Int64).alias(LINE)
+    )
+
+
+def _line_batches(
+    file: SourceFile, storage_options: Mapping[str, Any] | None, n_rows: int | None
+) -> Iterator[pl.DataFrame]:
+    line_no, pending, produced = 1, b"", 0
+    for data in _inflate(iter_bytes(file, storage_options=storage_options)):
+        if data is None:
+            if pending:
+                yield _lines_frame(pending, line_no)
+                line_no += pending.count(b"\n") + 1
+            pending = b""
+            yield pl.DataFrame(
+                {RAW: [None], REASON: ["truncated or corrupt gzip stream"], LINE: [None]},
+                schema={RAW: pl.String, REASON: pl.String, LINE: pl.Int64},
+            )
+            return
+        buf = pending + data
+        cut = buf.rfind(b"\n")
+        if cut < 0:
+            pending = buf
+            continue
+        block, pending = buf[:cut], buf[cut + 1 :]
+        frame = _lines_frame(block, line_no)
+        line_no += frame.height
+        produced += frame.height
+        yield frame
+        if n_rows is not None and produced >= n_rows:
+            return
+    if pending:
+        yield _lines_frame(pending, line_no)
+
+
+def _scan_lines(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
+    schema = {RAW: pl.String, REASON: pl.String, LINE: pl.Int64}
+
+    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
+        for df in _line_batches(file, storage_options, n_rows):
+            df = df.select(list(schema))
+            if predicate is not None:
+                df = df.filter(predicate)
+            if with_columns is not None:
+                df = df.select(with_columns)
+            yield df
+
+    return register_io_source(source, schema=schema, explain_name=f"flow-log text {file.path}")
+
+
+def _fault(file: SourceFile, reason: str) -> pl.LazyFrame:
+    return pl.LazyFrame(
+        {FILE: [file.path], LINE: [None], RAW: [None], REASON: [reason]},
+        schema={FILE: pl.String, LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
+    )
+
+
+def _scan_text(
+    file: SourceFile,
+    *,
+    log_format: str | Sequence[str] | None,
+    storage_options: Mapping[str, Any] | None,
+    strict: bool,
+) -> pl.LazyFrame:
+    first, _ = read_header(file, storage_options=storage_options)
+    has_header = first is not None and _is_header(first)
+    cw_export = first is not None and bool(_ISO_PREFIX.match(first))
+    if has_header:
+        names = first.split()
+    elif log_format is not None or cw_export:
+        names = parse_log_format(log_format or DEFAULT_FORMAT)
+    else:
+        reason = (
+            "empty file: no header line"
+            if first is None
+            else "no header line (the first line is a record); pass log_format= for "
+            "headerless records such as CloudWatch Logs"
+        )
+        if strict:
+            raise FlowLogError(file.path, None if first is None else 1, reason)
+        return _fault(file, reason)
+    columns = [column_name(n) for n in names]
+    dupes = sorted({c for c in columns if columns.count(c) > 1})
+    if dupes:
+        raise FlowLogError(file.path, 1 if has_header else None, f"duplicate fields {dupes}")
+
+    n = len(columns)
+    body = pl.col(RAW).str.strip_chars(" \t")
+    if cw_export:
+        body = body.str.replace(_ISO_PREFIX_PATTERN, "")
+    # AWS's own examples contain double spaces; treat a run of spaces as one separator.
+    body = (
+        pl.when(body.str.contains("  ", literal=True))
+        .then(body.str.replace_all(" {2,}", " "))
+        .otherwise(body)
+    )
+    count = body.str.count_matches(" ", literal=True) + 1
+    parts = body.str.splitn(" ", n)
+    lf = _scan_lines(file, storage_options)
+    if has_header:
+        lf = lf.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
+    # Blank lines are not records: nothing to keep, nothing to set aside.
+    lf = lf.filter(pl.col(REASON).is_not_null() | (pl.col(RAW).str.strip_chars() != ""))
+    reason = pl.coalesce(
+        pl.col(REASON),
+        pl.when(pl.col(RAW).is_not_null() & (count != n)).then(
+            pl.format(f"expected {n} fields, found {{}}", count)
+        ),
+    )
+    return lf.select(
+        pl.lit(file.path).alias(FILE),
+        pl.col(LINE),
+        pl.col(RAW),
+        reason.alias(REASON),
+        *[parts.struct.field(f"field_{i}").alias(c) for i, c in enumerate(columns)],
+    )
+
+
+def _scan_parquet(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
+    try:
+        schema = pl.read_parquet_schema(file.path, storage_options=storage_options)
+    except Exception as exc:
+        raise FlowLogError(file.path, None, f"not a readable Parquet file ({exc})") from exc
+    rename = {c: column_name(c) for c in schema}
+    return (
+        pl.scan_parquet(file.path, storage_options=storage_options, row_index_name=LINE, row_index_offset=1)
+        .rename(rename)
+        .with_columns(
+            pl.col(LINE).cast(pl.Int64),
+            pl.lit(file.path).alias(FILE),
+            pl.lit(None, pl.String).alias(RAW),
+            pl.lit(None, pl.String).alias(REASON),
+        )
+    )
+
+
+def _scan_csv(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
+    lf = pl.scan_csv(
+        file.path,
+        infer_schema=False,
+        storage_options=storage_options,
+        row_index_name=LINE,
+        row_index_offset=2,  # line 1 is the header
+    )
+    names = lf.collect_schema().names()
+    lf = lf.rename({c: column_name(c) for c in names})
+    return lf.with_columns(
+        pl.col(LINE).cast(pl.Int64),
+        pl.lit(file.path).alias(FILE),
+        pl.lit(None, pl.String).alias(RAW),
+        pl.lit(None, pl.String).alias(REASON),
+    )
+
+
+def _check_names(file: SourceFile, lf: pl.LazyFrame) -> None:
+    """Warn when a column's values look like another field (e.g. a hand-written Athena DDL)."""
+    sample = lf.head(50).collect()
+    for col in sample.columns:
+        f = FIELD_BY_COLUMN.get(col)
+        if f is None or f.pattern is None or sample[col].dtype != pl.String:
+            continue
+        values = sample[col].drop_nulls().filter(sample[col].drop_nulls() != "-")
+        if values.is_empty() or values.str.contains(f.pattern).any():
+            continue
+        looks_like = [
+            g.column
+            for g in FIELD_BY_COLUMN.values()
+            if g.pattern and g is not f and values.str.contains(g.pattern).all()
+        ]
+        hint = f"; they look like {' or '.join(looks_like)}" if looks_like else ""
+        warnings.warn(
+            f"{file.path}: column {col!r} does not hold {f.name} values "
+            f"(e.g. {values[0]!r}){hint}. Column names come from the file's header: if a "
+            "hand-written table definition named them, fix it or pass rename=.",
+            FieldMismatchWarning,
+            stacklevel=4,
+        )
+
+
+def scan_file(
+    file: SourceFile,
+    *,
+    log_format: str | Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+    rename: Mapping[str, str] | None = None,
+    strict: bool = True,
+) -> pl.LazyFrame:
+    """Raw, uncleaned LazyFrame of one file, with the bookkeeping columns."""
+    if file.kind == "parquet":
+        lf = _scan_parquet(file, storage_options)
+    elif file.kind == "csv":
+        lf = _scan_csv(file, storage_options)
+    else:
+        lf = _scan_text(file, log_format=log_format, storage_options=storage_options, strict=strict)
+    if rename:
+        present = lf.collect_schema().names()
+        mapping = {column_name(k): column_name(v) for k, v in rename.items()}
+        lf = lf.rename({k: v for k, v in mapping.items() if k in present})
+    elif file.kind == "csv":
+        _check_names(file, lf)
+    return lf
