@@ -106,7 +106,9 @@ def _derived(columns: set[str]) -> list[pl.Expr]:
         for bit, name in TCP_FLAG_BITS.items():
             is_set = (flags & bit) != 0
             if bit == 2:
-                names.append(pl.when(syn_ack).then(pl.lit("SYN-ACK")).when(is_set).then(pl.lit(name)))
+                names.append(
+                    pl.when(syn_ack).then(pl.lit("SYN-ACK")).when(is_set).then(pl.lit(name))
+                )
             elif bit == 16:
                 names.append(pl.when(is_set & ~syn_ack).then(pl.lit(name)))
             else:
@@ -207,7 +209,8 @@ def clean_flow_logs(
             reasons.append(reason)
     lazy = lazy.with_columns(
         *values,
-        *[pl.col(c).cast(pl.String) for c in unknown],
+        # AWS's global rule: '-' means "not applicable", whatever the field.
+        *[pl.col(c).cast(pl.String).replace({"-": None, "": None}) for c in unknown],
         pl.coalesce(reasons).alias(REASON),
     )
 
@@ -228,9 +231,11 @@ def clean_flow_logs(
 
     present = {f.column for f in fields}
     derived = _derived(present)
-    order = [f.column for f in fields] + unknown + [
-        d.name for d in DERIVED_COLUMNS if d.name in {e.meta.output_name() for e in derived}
-    ]
+    order = (
+        [f.column for f in fields]
+        + unknown
+        + [d.name for d in DERIVED_COLUMNS if d.name in {e.meta.output_name() for e in derived}]
+    )
     if include_file_paths:
         order.append(include_file_paths)
         lazy = lazy.with_columns(pl.col(FILE).alias(include_file_paths))

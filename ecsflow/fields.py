@@ -45,6 +45,7 @@ __all__ = [
     "schema_markdown",
 ]
 
+
 def column_name(name: str) -> str:
     """Turn an AWS field name into its snake_case column name.
 
@@ -190,7 +191,7 @@ FIELDS: tuple[Field, ...] = (
     Field("tcp-flags", 3, pl.Int32(), "INT_32", "Bitmask of TCP flags OR-ed over the interval: FIN 1, SYN 2, RST 4, SYN-ACK 18.", (0, 255)),  # noqa: E501
     Field("type", 3, pl.Enum(["IPv4", "IPv6", "EFA"]), "STRING", "Traffic type."),
     Field("pkt-srcaddr", 3, pl.String(), "STRING", "Packet-level (original) source address, e.g. behind a NAT gateway."),  # noqa: E501
-    Field("pkt-dstaddr", 3, pl.String(), "STRING", "Packet-level (original) destination address."),  # noqa: E501
+    Field("pkt-dstaddr", 3, pl.String(), "STRING", "Packet-level (original) destination address."),
     Field("region", 4, _CAT, "STRING", "Region of the ENI."),
     Field("az-id", 4, _CAT, "STRING", "Availability Zone ID of the ENI; '-' for sublocation traffic."),  # noqa: E501
     Field("sublocation-type", 4, pl.Enum(["wavelength", "outpost", "localzone"]), "STRING", "Sublocation type; '-' when not from a sublocation."),  # noqa: E501
@@ -351,9 +352,7 @@ def schema_markdown() -> str:
         version = str(f.version) if f.version else "later"
         rows.append(f"| `{f.column}` | {_dtype_label(f.dtype)} | {version} | {f.meaning} |")
     for d in DERIVED_COLUMNS:
-        rows.append(
-            f"| `{d.name}` | {_dtype_label(d.dtype)} | from `{d.source}` | {d.meaning} |"
-        )
+        rows.append(f"| `{d.name}` | {_dtype_label(d.dtype)} | from `{d.source}` | {d.meaning} |")
     return "\n".join(rows)
 
 

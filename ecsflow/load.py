@@ -46,7 +46,9 @@ def _raw_frames(
         )
         if wanted is not None:
             present = lf.collect_schema().names()
-            lf = lf.select([c for c in INTERNAL if c in present] + [c for c in wanted if c in present])
+            lf = lf.select(
+                [c for c in INTERNAL if c in present] + [c for c in wanted if c in present]
+            )
         frames.append(lf)
     return frames
 

@@ -122,8 +122,10 @@ def read_header(
 
 def _is_header(line: str) -> bool:
     tokens = line.split()
-    return bool(tokens) and all(_HEADER_TOKEN.match(t) for t in tokens) and any(
-        column_name(t) in FIELD_BY_COLUMN for t in tokens
+    return (
+        bool(tokens)
+        and all(_HEADER_TOKEN.match(t) for t in tokens)
+        and any(column_name(t) in FIELD_BY_COLUMN for t in tokens)
     )
 
 
@@ -145,7 +147,9 @@ def _lines_frame(block: bytes, first_line: int) -> pl.DataFrame:
             except UnicodeDecodeError as exc:
                 texts.append(b.decode("utf-8", errors="replace"))
                 reasons_list.append(f"invalid UTF-8 at byte {exc.start}")
-        df = pl.DataFrame({RAW: texts, REASON: reasons_list}, schema={RAW: pl.String, REASON: pl.String})
+        df = pl.DataFrame(
+            {RAW: texts, REASON: reasons_list}, schema={RAW: pl.String, REASON: pl.String}
+        )
     return df.with_columns(
         pl.int_range(first_line, first_line + df.height, dtype=pl.Int64).alias(LINE)
     )
@@ -266,20 +270,18 @@ def _scan_text(
 
 
 def _scan_parquet(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
+    lf = pl.scan_parquet(
+        file.path, storage_options=storage_options, row_index_name=LINE, row_index_offset=1
+    )
     try:
-        schema = pl.read_parquet_schema(file.path, storage_options=storage_options)
+        names = lf.collect_schema().names()  # reads the footer: fail here, naming the file
     except Exception as exc:
         raise FlowLogError(file.path, None, f"not a readable Parquet file ({exc})") from exc
-    rename = {c: column_name(c) for c in schema}
-    return (
-        pl.scan_parquet(file.path, storage_options=storage_options, row_index_name=LINE, row_index_offset=1)
-        .rename(rename)
-        .with_columns(
-            pl.col(LINE).cast(pl.Int64),
-            pl.lit(file.path).alias(FILE),
-            pl.lit(None, pl.String).alias(RAW),
-            pl.lit(None, pl.String).alias(REASON),
-        )
+    return lf.rename({c: column_name(c) for c in names if c != LINE}).with_columns(
+        pl.col(LINE).cast(pl.Int64),
+        pl.lit(file.path).alias(FILE),
+        pl.lit(None, pl.String).alias(RAW),
+        pl.lit(None, pl.String).alias(REASON),
     )
 
 

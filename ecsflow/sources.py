@@ -178,7 +178,8 @@ def _expand_local(path: str) -> list[SourceFile]:
         return [
             _local_file(f)
             for f in sorted(p.rglob("*"))
-            if f.is_file() and _is_delivery(f.name)
+            if f.is_file()
+            and _is_delivery(f.name)
             and not any(part.startswith(".") for part in f.relative_to(p).parts)
         ]
     if p.is_file():
@@ -220,9 +221,7 @@ def expand_source(
     for item in items:
         text = os.fspath(item)
         files = (
-            _expand_s3(text, storage_options)
-            if text.startswith("s3://")
-            else _expand_local(text)
+            _expand_s3(text, storage_options) if text.startswith("s3://") else _expand_local(text)
         )
         for f in files:
             out.setdefault(f.path, f)

@@ -1,0 +1,61 @@
+# ecsflow developer tasks. Needs only python3 (and make) on a fresh clone.
+# Run `make` or `make help` for the list of targets.
+
+PYTHON ?= python3
+VENV   ?= .venv
+VPY    := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+# Extra flags, e.g. `make test PYTEST_ARGS="-q -k env"` or `make venv INSTALL_QUIET=-q`.
+PYTEST_ARGS   ?=
+INSTALL_QUIET ?=
+
+LINT_PATHS := ecsflow tests notebooks
+
+.DEFAULT_GOAL := help
+.PHONY: help venv test lint format report samples clean distclean
+
+help: ## List targets with a one-line description
+	@echo "Usage: make <target>"
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %-10s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+venv: $(STAMP) ## Create .venv and install ecsflow -e ".[dev]" (reinstalls when pyproject.toml changes)
+
+# uv is much faster than pip here; UV_COMPILE_BYTECODE=1 because PYTHONDONTWRITEBYTECODE=1 is set
+# on this machine (otherwise every import recompiles). Falls back to plain pip if uv can't be installed.
+$(STAMP): pyproject.toml
+	@test -x $(VPY) || $(PYTHON) -m venv $(VENV)
+	@if $(VPY) -m pip install -qq uv; then \
+		UV_COMPILE_BYTECODE=1 $(VENV)/bin/uv pip install $(INSTALL_QUIET) --python $(VPY) -e ".[dev]"; \
+	else \
+		echo "uv install failed; falling back to pip" >&2; \
+		$(VPY) -m pip install $(INSTALL_QUIET) -e ".[dev]"; \
+	fi
+	@touch $@
+
+test: $(STAMP) ## Run the tests (tests/) and doctests (ecsflow/)
+	$(VPY) -m pytest -p no:cacheprovider $(PYTEST_ARGS) tests ecsflow
+
+lint: $(STAMP) ## ruff check + ruff format --check (runs both, fails if either fails)
+	@rc=0; \
+	$(VPY) -m ruff check $(LINT_PATHS) || rc=1; \
+	$(VPY) -m ruff format --check $(LINT_PATHS) || rc=1; \
+	exit $$rc
+
+format: $(STAMP) ## ruff format + ruff check --fix
+	$(VPY) -m ruff format $(LINT_PATHS)
+	$(VPY) -m ruff check --fix $(LINT_PATHS)
+
+report: $(STAMP) ## Execute notebooks/*.ipynb and render HTML reports into reports/
+	$(VPY) -m ecsflow.report --out reports notebooks/*.ipynb
+
+samples: $(STAMP) ## Regenerate the sample data (data/samples/make_article_sample.py)
+	$(VPY) data/samples/make_article_sample.py
+
+clean: ## Remove reports/ and caches (keeps .venv)
+	rm -rf reports .pytest_cache .ruff_cache build dist *.egg-info
+	find . -path ./$(VENV) -prune -o \( -name __pycache__ -o -name .ipynb_checkpoints \) -type d -print0 \
+		| xargs -0 rm -rf
+
+distclean: clean ## clean + remove .venv
+	rm -rf $(VENV)
