@@ -45,6 +45,7 @@ _ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
+TRUNCATED = "gzip stream ends early (truncated or corrupt); the lines before this one were read"
 
 
 class FieldMismatchWarning(UserWarning):
@@ -161,12 +162,14 @@ def _line_batches(
     line_no, pending, produced = 1, b"", 0
     for data in _inflate(iter_bytes(file, storage_options=storage_options)):
         if data is None:
-            if pending:
-                yield _lines_frame(pending, line_no)
-                line_no += pending.count(b"\n") + 1
-            pending = b""
+            # The stream breaks inside line `line_no`: that line is the fault, the ones
+            # before it were read whole.
             yield pl.DataFrame(
-                {RAW: [None], REASON: ["truncated or corrupt gzip stream"], LINE: [None]},
+                {
+                    RAW: [pending.decode("utf-8", errors="replace") or None],
+                    REASON: [TRUNCATED],
+                    LINE: [line_no],
+                },
                 schema={RAW: pl.String, REASON: pl.String, LINE: pl.Int64},
             )
             return

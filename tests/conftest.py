@@ -33,7 +33,11 @@ def _repo_cwd(monkeypatch):
 
 @pytest.fixture
 def write_log(tmp_path):
-    """Write a flow-log text file: ``write_log(name, lines, gz=True)`` -> Path."""
+    """Write a flow-log text file: ``write_log(name, lines, gz=None)`` -> Path.
+
+    Text is gzip-compressed when the name ends in ``.gz`` (unless ``gz`` says otherwise);
+    bytes are written as given unless ``gz=True``.
+    """
 
     def write(name: str, lines: list[str] | str | bytes, *, gz: bool | None = None) -> Path:
         path = tmp_path / name
@@ -44,7 +48,8 @@ def write_log(tmp_path):
             data = lines.encode()
         else:
             data = lines
-        gz = name.endswith(".gz") if gz is None else gz
+        if gz is None:
+            gz = name.endswith(".gz") and not isinstance(lines, bytes)
         path.write_bytes(gzip.compress(data, mtime=0) if gz else data)
         return path
 
