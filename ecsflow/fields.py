@@ -356,5 +356,17 @@ def schema_markdown() -> str:
     return "\n".join(rows)
 
 
+def _update_readme(path: str = "README.md") -> None:
+    from pathlib import Path
+
+    readme = Path(path)
+    head, rest = readme.read_text().split("<!-- columns:start -->")
+    _, tail = rest.split("<!-- columns:end -->")
+    table = f"<!-- columns:start -->\n{schema_markdown()}\n<!-- columns:end -->"
+    readme.write_text(head + table + tail)
+
+
 if __name__ == "__main__":
-    print(schema_markdown())
+    import sys
+
+    _update_readme() if "--readme" in sys.argv else print(schema_markdown())
