@@ -9,9 +9,18 @@ Examples
 10
 """
 
+from ecsflow.attribute import PEER_KINDS, attribute_flows, task_intervals
 from ecsflow.clean import BadLinesWarning, clean_flow_logs
+from ecsflow.containers import (
+    container_slots,
+    eni_metadata_consistency,
+    resolve_container_names,
+    sender_check,
+    slot_order_report,
+)
 from ecsflow.errors import FlowLogError
 from ecsflow.fields import DEFAULT_FORMAT, FIELDS, Field, parse_log_format, schema_markdown
+from ecsflow.graph import draw_graph, graph_diff, graph_frames, service_graph, write_graph
 from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
 from ecsflow.read import FieldMismatchWarning
 from ecsflow.sources import expand_source
@@ -19,15 +28,28 @@ from ecsflow.sources import expand_source
 __all__ = [
     "DEFAULT_FORMAT",
     "FIELDS",
+    "PEER_KINDS",
     "BadLinesWarning",
     "Field",
     "FieldMismatchWarning",
     "FlowLogError",
+    "attribute_flows",
     "bad_lines",
     "clean_flow_logs",
+    "container_slots",
+    "draw_graph",
+    "eni_metadata_consistency",
     "expand_source",
+    "graph_diff",
+    "graph_frames",
     "parse_log_format",
     "read_flow_logs",
+    "resolve_container_names",
     "scan_flow_logs",
     "schema_markdown",
+    "sender_check",
+    "service_graph",
+    "slot_order_report",
+    "task_intervals",
+    "write_graph",
 ]
