@@ -31,7 +31,8 @@ def rec(eni, direction, src, dst, sport, dport, minute, *, task=None, flags="0",
         "bytes": str(nbytes), "start": str(T0 + minute * 60), "end": str(T0 + minute * 60 + 30),
         "action": "ACCEPT", "log_status": "OK", "tcp_flags": flags,
         "pkt_src_aws_service": "-", "pkt_dst_aws_service": service or "-",
-        "ecs_task_id": task_id, "ecs_service_name": svc, "ecs_cluster_name": "main" if task else "-",
+        "ecs_task_id": task_id, "ecs_service_name": svc,
+        "ecs_cluster_name": "main" if task else "-",
         "ecs_task_definition_arn": "-", "ecs_container_instance_arn": "-",
     }  # fmt: skip
 
@@ -128,7 +129,7 @@ def test_nat_gateway_uses_packet_addresses():
             443,
             1,
             pkt=("10.0.1.5", "203.0.113.5"),
-        ),  # noqa: E501
+        ),
         rec(
             "eni-nat",
             "egress",
@@ -138,7 +139,7 @@ def test_nat_gateway_uses_packet_addresses():
             443,
             1,
             pkt=("10.0.1.5", "203.0.113.5"),
-        ),  # noqa: E501
+        ),
     ]
     f = ecsflow.attribute_flows(ecsflow.clean_flow_logs(pl.DataFrame(rows)))
     nat_in = f.filter(pl.col("interface_id") == "eni-nat", pl.col("flow_direction") == "ingress")
@@ -170,7 +171,7 @@ def test_describe_tasks_adds_enis_the_logs_do_not_cover(tmp_path, reuse):
                             {"name": "privateIPv4Address", "value": "10.9.9.9"},
                         ],
                     }
-                ],  # fmt: skip
+                ],
             }
         ],
         "failures": [],

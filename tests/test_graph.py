@@ -31,11 +31,11 @@ def test_article_service_graph_has_each_deploys_call_and_the_ping(flows):
     client1, server1 = (
         "EcsStack-EcsFargateConstruct2ServiceD9DCAB71-uVoQu1GEBKtI",
         "EcsStack-EcsFargateConstructService485E693B-zJq54DZ1cojO",
-    )  # noqa: E501
+    )
     client2, server2 = (
         "EcsStack-EcsFargateConstruct2ServiceD9DCAB71-SenET0heWI5p",
         "EcsStack-EcsFargateConstructService485E693B-foIQw9wUCkpI",
-    )  # noqa: E501
+    )
     for client, server in ((client1, server1), (client2, server2)):
         d = edges[client, server]  # client -> server, never the reverse
         assert d["server_ports"] == [80] and d["protocols"] == [6]
@@ -86,7 +86,7 @@ def test_time_slices_and_diff_after_the_deploy(flows):
     changes = {
         (c.split(":")[-1], s.split(":")[-1]): ch
         for c, s, ch in diff.select("client", "server", "change").rows()
-    }  # noqa: E501
+    }
     assert changes == {("1", "9"): "vanished", ("1", "internet"): "vanished", ("2", "10"): "new"}
     same = ecsflow.graph_diff(before, before)
     assert set(same["change"]) == {"kept"}
