@@ -156,8 +156,77 @@ def _lines_frame(block: bytes, first_line: int) -> pl.DataFrame:
     )
 
 
-def _line_batches(
-    file: SourceFile, storage_options: Mapping[str, Any] | None, n_rows: int | None
+def _split_lines(lines: pl.DataFrame, columns: list[str], cw_export: bool) -> pl.DataFrame:
+    """Split raw lines into fields: the careful path, for blocks the CSV reader can't take."""
+    n = len(columns)
+    body = pl.col(RAW).str.strip_chars(" \t")
+    if cw_export:
+        body = body.str.replace(_ISO_PREFIX_PATTERN, "")
+    # AWS's own examples contain double spaces: a run of spaces is one separator.
+    body = body.str.replace_all(" {2,}", " ")
+    count = body.str.count_matches(" ", literal=True) + 1
+    parts = body.str.splitn(" ", n)
+    reason = pl.coalesce(
+        pl.col(REASON),
+        pl.when(pl.col(RAW).is_not_null() & (count != n)).then(
+            pl.format(f"expected {n} fields, found {{}}", count)
+        ),
+    )
+    return lines.filter(
+        # Blank lines are not records: nothing to keep, nothing to set aside.
+        pl.col(REASON).is_not_null() | (pl.col(RAW).str.strip_chars() != "")
+    ).select(
+        pl.col(LINE),
+        pl.col(RAW),
+        reason.alias(REASON),
+        *[parts.struct.field(f"field_{i}").alias(c) for i, c in enumerate(columns)],
+    )
+
+
+def _fast_block(block: bytes, first_line: int, columns: list[str]) -> pl.DataFrame | None:
+    """Parse a block with polars' CSV reader, or return None to take the careful path.
+
+    The reader turns every irregularity into a null (a run of spaces, an edge space, a blank
+    line, a short line) or an error (a long line, bad UTF-8), and AWS never writes an empty
+    field: any null sends the block down the careful path, which names each fault.
+    """
+    try:
+        df = pl.read_csv(
+            block,
+            has_header=False,
+            separator=" ",
+            quote_char=None,
+            new_columns=columns,
+            schema=dict.fromkeys(columns, pl.String),
+        )
+    except Exception:
+        return None
+    if df.height != block.count(b"\n") + 1 or df.null_count().sum_horizontal().item():
+        return None
+    return df.with_columns(
+        pl.int_range(first_line, first_line + df.height, dtype=pl.Int64).alias(LINE),
+        pl.lit(None, pl.String).alias(RAW),
+        pl.lit(None, pl.String).alias(REASON),
+    )
+
+
+def _parse_block(
+    block: bytes, first_line: int, columns: list[str], cw_export: bool
+) -> tuple[pl.DataFrame, int]:
+    """Fields of every line of a block, and the number of physical lines it held."""
+    lines = block.count(b"\n") + 1
+    fast = None if cw_export else _fast_block(block, first_line, columns)
+    if fast is not None:
+        return fast, lines
+    return _split_lines(_lines_frame(block, first_line), columns, cw_export), lines
+
+
+def _text_batches(
+    file: SourceFile,
+    columns: list[str],
+    cw_export: bool,
+    storage_options: Mapping[str, Any] | None,
+    n_rows: int | None,
 ) -> Iterator[pl.DataFrame]:
     line_no, pending, produced = 1, b"", 0
     for data in _inflate(iter_bytes(file, storage_options=storage_options)):
@@ -166,11 +235,11 @@ def _line_batches(
             # before it were read whole.
             yield pl.DataFrame(
                 {
+                    LINE: [line_no],
                     RAW: [pending.decode("utf-8", errors="replace") or None],
                     REASON: [TRUNCATED],
-                    LINE: [line_no],
                 },
-                schema={RAW: pl.String, REASON: pl.String, LINE: pl.Int64},
+                schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
             )
             return
         buf = pending + data
@@ -179,22 +248,31 @@ def _line_batches(
             pending = buf
             continue
         block, pending = buf[:cut], buf[cut + 1 :]
-        frame = _lines_frame(block, line_no)
-        line_no += frame.height
+        frame, lines = _parse_block(block, line_no, columns, cw_export)
+        line_no += lines
         produced += frame.height
         yield frame
         if n_rows is not None and produced >= n_rows:
             return
     if pending:
-        yield _lines_frame(pending, line_no)
+        yield _parse_block(pending, line_no, columns, cw_export)[0]
 
 
-def _scan_lines(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
-    schema = {RAW: pl.String, REASON: pl.String, LINE: pl.Int64}
+def _scan_text_source(
+    file: SourceFile,
+    columns: list[str],
+    cw_export: bool,
+    storage_options: Mapping[str, Any] | None,
+) -> pl.LazyFrame:
+    schema = {LINE: pl.Int64, RAW: pl.String, REASON: pl.String}
+    schema |= dict.fromkeys(columns, pl.String)
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        for df in _line_batches(file, storage_options, n_rows):
-            df = df.select(list(schema))
+        for df in _text_batches(file, columns, cw_export, storage_options, n_rows):
+            df = df.select(
+                pl.col(c) if c in df.columns else pl.lit(None, t).alias(c)
+                for c, t in schema.items()
+            )
             if predicate is not None:
                 df = df.filter(predicate)
             if with_columns is not None:
@@ -240,35 +318,13 @@ def _scan_text(
     if dupes:
         raise FlowLogError(file.path, 1 if has_header else None, f"duplicate fields {dupes}")
 
-    n = len(columns)
-    body = pl.col(RAW).str.strip_chars(" \t")
-    if cw_export:
-        body = body.str.replace(_ISO_PREFIX_PATTERN, "")
-    # AWS's own examples contain double spaces; treat a run of spaces as one separator.
-    body = (
-        pl.when(body.str.contains("  ", literal=True))
-        .then(body.str.replace_all(" {2,}", " "))
-        .otherwise(body)
-    )
-    count = body.str.count_matches(" ", literal=True) + 1
-    parts = body.str.splitn(" ", n)
-    lf = _scan_lines(file, storage_options)
+    lf = _scan_text_source(file, columns, cw_export, storage_options)
     if has_header:
         lf = lf.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
-    # Blank lines are not records: nothing to keep, nothing to set aside.
-    lf = lf.filter(pl.col(REASON).is_not_null() | (pl.col(RAW).str.strip_chars() != ""))
-    reason = pl.coalesce(
-        pl.col(REASON),
-        pl.when(pl.col(RAW).is_not_null() & (count != n)).then(
-            pl.format(f"expected {n} fields, found {{}}", count)
-        ),
-    )
+    # Regular lines are not kept as text: rebuild them only where they are asked for.
+    raw = pl.coalesce(pl.col(RAW), pl.concat_str(columns, separator=" "))
     return lf.select(
-        pl.lit(file.path).alias(FILE),
-        pl.col(LINE),
-        pl.col(RAW),
-        reason.alias(REASON),
-        *[parts.struct.field(f"field_{i}").alias(c) for i, c in enumerate(columns)],
+        pl.lit(file.path).alias(FILE), pl.col(LINE), raw.alias(RAW), pl.col(REASON), *columns
     )
 
 
