@@ -32,19 +32,19 @@ LINE_FAULTS = [
         "int64_overflow",
         GOOD.replace(" 840 ", " 99999999999999999999 "),
         "bytes: 99999999999999999999 is out of range",
-    ),  # noqa: E501
+    ),
     (
         "int32_overflow",
         GOOD.replace(" 443 ", " 4294967296 "),
         "srcport: 4294967296 is out of range",
-    ),  # noqa: E501
+    ),
     ("port_range", GOOD.replace(" 443 ", " 70000 "), "srcport: 70000 is out of range [0, 65535]"),
     ("negative_count", GOOD.replace(" 10 840 ", " -10 840 "), "packets: -10 is out of range"),
     (
         "unknown_action",
         GOOD.replace("ACCEPT", "ALLOW"),
         "action: 'ALLOW' is not one of ACCEPT, REJECT",
-    ),  # noqa: E501
+    ),
 ]
 
 
