@@ -128,7 +128,8 @@ def _derived(columns: set[str]) -> list[pl.Expr]:
     return out
 
 
-def _raise_first(batch: pl.Series) -> pl.Series:
+def _raise_first(batch: pl.Series, **_: object) -> pl.Series:
+    # polars first offers `return_dtype=`; accepting it keeps errors free of a chained TypeError.
     reasons = batch.struct.field(REASON)
     if reasons.null_count() < len(reasons):
         row = batch.filter(reasons.is_not_null())[0]
@@ -136,7 +137,7 @@ def _raise_first(batch: pl.Series) -> pl.Series:
     return reasons
 
 
-def _warn_batch(batch: pl.Series) -> pl.Series:
+def _warn_batch(batch: pl.Series, **_: object) -> pl.Series:
     reasons = batch.struct.field(REASON)
     bad = len(reasons) - reasons.null_count()
     if bad:

@@ -154,3 +154,10 @@ def test_counts_add_up_across_files(write_log, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert ecsflow.read_flow_logs(tmp_path / "d", on_bad_lines="skip").height == 3
+
+
+def test_strict_error_is_not_chained_to_internal_errors(write_log):
+    path = write_log("chain.log", [HEADER, GOOD.replace(" 6 ", " x ")], gz=False)
+    with pytest.raises(ecsflow.FlowLogError) as err:
+        ecsflow.read_flow_logs(path)
+    assert err.value.__context__ is None and err.value.__cause__ is None
