@@ -10,6 +10,7 @@ Examples
 """
 
 from ecsflow.attribute import PEER_KINDS, attribute_flows, task_intervals
+from ecsflow.charts import bar_chart, heatmap_chart, setup_altair, timeline_chart
 from ecsflow.clean import BadLinesWarning, clean_flow_logs
 from ecsflow.containers import (
     container_slots,
@@ -22,6 +23,7 @@ from ecsflow.errors import FlowLogError
 from ecsflow.fields import DEFAULT_FORMAT, FIELDS, Field, parse_log_format, schema_markdown
 from ecsflow.graph import draw_graph, graph_diff, graph_frames, service_graph, write_graph
 from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
+from ecsflow.progress import progress
 from ecsflow.read import FieldMismatchWarning
 from ecsflow.sources import expand_source
 
@@ -35,6 +37,7 @@ __all__ = [
     "FlowLogError",
     "attribute_flows",
     "bad_lines",
+    "bar_chart",
     "clean_flow_logs",
     "container_slots",
     "draw_graph",
@@ -42,14 +45,29 @@ __all__ = [
     "expand_source",
     "graph_diff",
     "graph_frames",
+    "heatmap_chart",
     "parse_log_format",
+    "progress",
     "read_flow_logs",
+    "render_notebook",
+    "render_reports",
     "resolve_container_names",
     "scan_flow_logs",
     "schema_markdown",
     "sender_check",
     "service_graph",
+    "setup_altair",
     "slot_order_report",
     "task_intervals",
+    "timeline_chart",
     "write_graph",
 ]
+
+
+def __getattr__(name: str):
+    # The report machinery imports nbconvert and nbclient: load it only when asked for.
+    if name in ("render_notebook", "render_reports"):
+        from ecsflow import report
+
+        return getattr(report, name)
+    raise AttributeError(f"module 'ecsflow' has no attribute {name!r}")
