@@ -272,7 +272,8 @@ def attribute_flows(
     >>> row["src_ecs_service_name"].split("-")[1], row["dst_ecs_service_name"].split("-")[1]
     ('EcsFargateConstruct2ServiceD9DCAB71', 'EcsFargateConstructService485E693B')
     """
-    lazy = flows.lazy()
+    # The records are read several times below (ENIs, peers, listeners): read them once.
+    lazy = flows.lazy().cache()
     schema = lazy.collect_schema()
     enis = task_intervals(lazy, describe_tasks=describe_tasks).cache()
     own, peer = _own_and_peer(schema)

@@ -279,7 +279,10 @@ def _scan_text_source(
                 df = df.select(with_columns)
             yield df
 
-    return register_io_source(source, schema=schema, explain_name=f"flow-log text {file.path}")
+    # Pure: a plan that reads the same file twice (attribution does) reads it once.
+    return register_io_source(
+        source, schema=schema, is_pure=True, explain_name=f"flow-log text {file.path}"
+    )
 
 
 def _fault(file: SourceFile, reason: str) -> pl.LazyFrame:
