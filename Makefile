@@ -13,7 +13,7 @@ INSTALL_QUIET ?=
 LINT_PATHS := ecsflow tests notebooks
 
 .DEFAULT_GOAL := help
-.PHONY: help venv test lint format report samples clean distclean
+.PHONY: help venv test lint format report samples simulated-sample clean distclean
 
 help: ## List targets with a one-line description
 	@echo "Usage: make <target>"
@@ -51,6 +51,19 @@ report: $(STAMP) ## Execute notebooks/*.ipynb and render HTML reports into repor
 
 samples: $(STAMP) ## Regenerate the sample data (data/samples/make_article_sample.py)
 	$(VPY) data/samples/make_article_sample.py
+
+# The committed simulated deployment: small subnets (IP reuse), frequent deployments, little
+# traffic per task, so that a few thousand records show every mechanism.
+SIMULATED_SAMPLE_ARGS := --seed 7 --records 4000 \
+	--set clusters=2 --set ec2_clusters=1 --set services_per_cluster=2 --set max_tasks=3 \
+	--set subnet_prefix_length=28 --set calls_per_minute=0.1 --set lb_requests_per_minute=0.2 \
+	--set internet_clients_per_minute=0.2 --set internet_calls_per_minute=0.03 \
+	--set s3_calls_per_minute=0.03 --set ec2_calls_per_minute=0.2 --set rejected_per_minute=0.02 \
+	--set deployments_per_day=12 --set scaling_events_per_day=12 --set standalone_tasks_per_hour=1 \
+	--set p_empty_slot=0.3 --set p_stopped_container=0.3 --set p_ecs_delay=0.3 --set p_skipdata=0.01
+
+simulated-sample: $(STAMP) ## Regenerate data/samples/simulated byte for byte (ecsflow simulate)
+	$(VPY) -m ecsflow.cli simulate data/samples/simulated $(SIMULATED_SAMPLE_ARGS)
 
 clean: ## Remove reports/ and caches (keeps .venv)
 	rm -rf reports .pytest_cache .ruff_cache build dist *.egg-info

@@ -25,16 +25,20 @@ from ecsflow.graph import draw_graph, graph_diff, graph_frames, service_graph, w
 from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
 from ecsflow.progress import progress
 from ecsflow.read import FieldMismatchWarning
+from ecsflow.simulate import DEFAULT_V7_FORMAT, SimulationParams, SimulationResult, simulate
 from ecsflow.sources import expand_source
 
 __all__ = [
     "DEFAULT_FORMAT",
+    "DEFAULT_V7_FORMAT",
     "FIELDS",
     "PEER_KINDS",
     "BadLinesWarning",
     "Field",
     "FieldMismatchWarning",
     "FlowLogError",
+    "SimulationParams",
+    "SimulationResult",
     "attribute_flows",
     "bad_lines",
     "bar_chart",
@@ -57,6 +61,7 @@ __all__ = [
     "sender_check",
     "service_graph",
     "setup_altair",
+    "simulate",
     "slot_order_report",
     "task_intervals",
     "timeline_chart",

@@ -1,0 +1,160 @@
+"""The ``ecsflow`` command line.
+
+Each subcommand is registered by one ``_add_<name>(subparsers)`` function that sets
+``func`` to its handler, so a new subcommand (``report``, ...) is one more such function
+added to :data:`SUBCOMMANDS`.
+
+Examples
+--------
+>>> import tempfile
+>>> out = tempfile.mkdtemp()
+>>> main(["simulate", out, "--seed", "2", "--records", "200", "--quiet"])
+0
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+import typing
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+__all__ = ["build_parser", "main"]
+
+
+def _param_value(text: str) -> tuple[str, object]:
+    """Parse ``NAME=VALUE`` for ``--set``, typed from :class:`SimulationParams`."""
+    from ecsflow.simulate_model import SimulationParams
+
+    name, sep, raw = text.partition("=")
+    name = name.strip().replace("-", "_")
+    types = typing.get_type_hints(SimulationParams)
+    if not sep or name not in types:
+        valid = ", ".join(sorted(f.name for f in dataclasses.fields(SimulationParams)))
+        raise argparse.ArgumentTypeError(f"expected NAME=VALUE with NAME one of: {valid}")
+    kind = types[name]
+    try:
+        if kind is bool:
+            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
+                raise ValueError(raw)
+            value: object = raw.lower() in ("true", "1", "yes")
+        elif kind is datetime:
+            value = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+        else:
+            value = kind(raw)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{name}: {raw!r} is not a valid {kind.__name__}"
+        ) from None
+    return name, value
+
+
+def _add_simulate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "simulate",
+        help="simulate an ECS deployment and write its VPC flow logs and ground truth",
+        description=(
+            "Write simulated VPC flow logs (AWS's S3 layout and file names) to OUT/AWSLogs and "
+            "the ground truth to OUT/truth. The same seed gives byte-identical output."
+        ),
+    )
+    p.add_argument("out", help="output directory (its AWSLogs/ and truth/ are replaced)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--records", type=int, default=10_000, help="records to write")
+    p.add_argument(
+        "--format",
+        dest="file_format",
+        choices=("text", "parquet"),
+        default="text",
+        help="object format (default text: gzip with a header line)",
+    )
+    p.add_argument(
+        "--log-format",
+        default=None,
+        help="fields to write, as AWS's LogFormat ('${version} ${srcaddr} ...') or names; "
+        "default: every field of versions 2-7",
+    )
+    p.add_argument(
+        "--layout",
+        choices=("default", "hourly", "hive", "hive-hourly"),
+        default="default",
+        help="S3 prefix layout",
+    )
+    p.add_argument(
+        "--aggregation-interval",
+        type=int,
+        choices=(60, 600),
+        default=None,
+        help="maximum aggregation interval in seconds",
+    )
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_param_value,
+        default=[],
+        metavar="NAME=VALUE",
+        help="a simulation parameter (see ecsflow.SimulationParams), e.g. p_empty_slot=0.3; "
+        "repeatable",
+    )
+    p.add_argument("--quiet", action="store_true", help="print nothing on success")
+    p.set_defaults(func=_run_simulate)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from ecsflow.simulate import DEFAULT_V7_FORMAT, simulate
+
+    overrides = dict(args.overrides)
+    if args.aggregation_interval is not None:
+        overrides["aggregation_interval"] = args.aggregation_interval
+    result = simulate(
+        args.out,
+        seed=args.seed,
+        records=args.records,
+        log_format=args.log_format or DEFAULT_V7_FORMAT,
+        file_format=args.file_format,
+        layout=args.layout,
+        **overrides,
+    )
+    if not args.quiet:
+        print(
+            f"wrote {result.records} records in {len(result.files)} files "
+            f"({result.start:%Y-%m-%d %H:%M} to {result.end:%Y-%m-%d %H:%M} UTC, "
+            f"{result.tasks} tasks) to {result.out_dir}; ground truth in {result.truth_dir}"
+        )
+    return 0
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_simulate,)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand.
+
+    >>> build_parser().parse_args(["simulate", "out", "--records", "5"]).records
+    5
+    """
+    parser = argparse.ArgumentParser(
+        prog="ecsflow", description="Which ECS services talk to which, from VPC Flow Logs."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (2 for bad arguments or parameters)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ValueError as exc:
+        parser.exit(2, f"ecsflow {args.command}: error: {exc}\n")
+    return 2  # pragma: no cover - parser.exit raises
+
+
+if __name__ == "__main__":
+    sys.exit(main())

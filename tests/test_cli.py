@@ -1,0 +1,87 @@
+"""The ``ecsflow`` command line."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+import ecsflow
+from ecsflow.cli import build_parser, main
+
+
+def test_simulate_writes_loadable_logs_and_truth(tmp_path, capsys):
+    assert main(["simulate", str(tmp_path), "--seed", "4", "--records", "800"]) == 0
+    out = capsys.readouterr().out
+    assert "wrote 800 records" in out
+    assert ecsflow.read_flow_logs(tmp_path).height == 800
+    assert pl.read_parquet(tmp_path / "truth" / "records.parquet").height == 800
+    assert (tmp_path / "truth" / "describe-tasks.json").exists()
+
+
+def test_simulate_options_reach_the_simulator(tmp_path, capsys):
+    args = [
+        "simulate",
+        str(tmp_path),
+        "--records",
+        "300",
+        "--format",
+        "parquet",
+        "--layout",
+        "hourly",
+        "--log-format",
+        "${interface-id} ${start} ${end} ${srcaddr} ${dstaddr} ${log-status}",
+        "--aggregation-interval",
+        "60",
+        "--set",
+        "p_empty_slot=0.5",
+        "--set",
+        "load_balancer=false",
+        "--quiet",
+    ]
+    assert main(args) == 0
+    assert capsys.readouterr().out == ""
+    files = list(tmp_path.glob("AWSLogs/*/vpcflowlogs/*/*/*/*/*/*.log.parquet"))  # hour folders
+    assert files
+    assert pl.read_parquet_schema(files[0]).names() == [
+        "interface_id",
+        "start",
+        "end",
+        "srcaddr",
+        "dstaddr",
+        "log_status",
+    ]
+    flows = ecsflow.read_flow_logs(tmp_path)
+    ok = flows.filter(pl.col("log_status") == "OK")
+    assert (ok["start"].dt.epoch("s") // 60 == ok["end"].dt.epoch("s") // 60).all()
+
+
+def test_same_seed_same_bytes(tmp_path):
+    for name in ("a", "b"):
+        main(["simulate", str(tmp_path / name), "--seed", "9", "--records", "500", "--quiet"])
+    a = sorted(p.relative_to(tmp_path / "a") for p in (tmp_path / "a").rglob("*.gz"))
+    assert a
+    for rel in a:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--set", "p_empty_slot=2"], "p_empty_slot must be a probability"),
+        (["--set", "nonsense=1"], "NAME=VALUE with NAME one of"),
+        (["--set", "calls_per_minute=fast"], "not a valid float"),
+        (["--records", "0"], "records must be a positive integer"),
+        (["--log-format", "${version} ${nope}"], "unknown flow-log fields"),
+    ],
+)
+def test_bad_arguments_exit_2_with_a_message(tmp_path, capsys, args, message):
+    with pytest.raises(SystemExit) as exc:
+        main(["simulate", str(tmp_path), *args])
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_subcommand_is_required(capsys):
+    with pytest.raises(SystemExit):
+        main([])
+    assert "simulate" in build_parser().format_help()
