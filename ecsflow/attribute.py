@@ -142,9 +142,16 @@ def task_intervals(flows: FrameT, /, *, describe_tasks: Any = None) -> FrameT:
         .with_columns(pl.col("interface_id").cast(pl.String), pl.lit("logs").alias("source"))
     )
     if describe_tasks is not None:
-        known = _describe_tasks_frame(describe_tasks)
+        known = _describe_tasks_frame(describe_tasks).lazy()
+        # A task can stop before its ECS event reached the flow logs, leaving its ENI's
+        # records without ECS fields: DescribeTasks names the owner by ENI id.
+        owner = known.select("interface_id", *[pl.col(c).alias(f"__dt_{c}") for c in _OWNER])
+        enis = enis.join(owner.unique("interface_id"), on="interface_id", how="left")
+        enis = enis.with_columns(*[pl.coalesce(c, f"__dt_{c}").alias(c) for c in _OWNER]).select(
+            pl.exclude("^__dt_.*$")
+        )
         enis = pl.concat(
-            [enis, known.lazy().join(enis.select("interface_id"), on="interface_id", how="anti")],
+            [enis, known.join(enis.select("interface_id"), on="interface_id", how="anti")],
             how="diagonal_relaxed",
         )
     enis = enis.sort("interface_id", "ip")
@@ -307,9 +314,15 @@ def attribute_flows(
                 (pl.col("first_seen") - pl.col("end")).dt.total_seconds(),
                 (pl.col("start") - pl.col("last_seen")).dt.total_seconds(),
                 pl.lit(0),
-            ).alias("__gap")
+            ).alias("__gap"),
+            # Ties (a record spanning the hand-over of an IP) go to the holder at its start.
+            pl.max_horizontal(
+                (pl.col("first_seen") - pl.col("start")).dt.total_seconds(),
+                (pl.col("start") - pl.col("last_seen")).dt.total_seconds(),
+                pl.lit(0),
+            ).alias("__gap_start"),
         )
-        .sort("__rid", "__gap", "first_seen", descending=[False, False, True])
+        .sort("__rid", "__gap", "__gap_start", "first_seen", descending=[False, False, False, True])
         .unique("__rid", keep="first", maintain_order=True)
         .select(
             "__rid",

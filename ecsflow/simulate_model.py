@@ -1152,6 +1152,7 @@ def iter_windows(model: Model) -> Iterator[Window]:
     while True:
         c1 = c0 + chunk
         model.lifecycle(c0, c1)
+        carry = _clip_to_lifetimes(carry, model)
         conn = model.connections(c0, c1)
         if conn:
             rec = _legs(_pieces(conn, model.interval), model)
@@ -1169,6 +1170,26 @@ def iter_windows(model: Model) -> Iterator[Window]:
             lo, hi = np.searchsorted(window, [w, w + 1])
             yield Window(w * WINDOW_SECONDS, {k: v[lo:hi] for k, v in rec.items()})
         c0 = c1
+
+
+def _clip_to_lifetimes(rec: dict[str, np.ndarray], model: Model) -> dict[str, np.ndarray]:
+    """Cut carried pieces of long connections at the stop of any ENI they involve.
+
+    A connection is generated while its ENIs live, but a stop decided in a later chunk
+    must end it too: a deleted ENI records nothing, and its IP may already serve another task.
+    """
+    if not len(rec["eni"]):
+        return rec
+    stops = np.array([e.stopped if e.stopped is not None else 2**62 for e in model.enis])
+    limit = np.full(len(rec["eni"]), 2**62, np.int64)
+    for col in ("eni", "src_eni", "dst_eni"):
+        idx = rec[col]
+        ok = idx >= 0
+        limit[ok] = np.minimum(limit[ok], stops[idx[ok]])
+    keep = rec["start"] < limit
+    rec = _take(rec, keep)
+    rec["end"] = np.minimum(rec["end"], limit[keep] - 1)
+    return rec
 
 
 def _hex(rng: np.random.Generator, n: int) -> str:

@@ -216,3 +216,62 @@ def test_needs_flow_direction():
         ecsflow.attribute_flows(
             ecsflow.read_flow_logs("data/samples/article").drop("flow_direction")
         )
+
+
+def _accuracy(out, describe_tasks=None):
+    truth = pl.read_parquet(out / "truth" / "records.parquet").drop("flow_direction", "log_status")
+    flows = ecsflow.attribute_flows(ecsflow.read_flow_logs(out), describe_tasks=describe_tasks)
+    key = ["interface_id", "start", "srcaddr", "dstaddr", "srcport", "dstport", "protocol"]
+    joined = flows.with_columns(pl.col("interface_id").cast(pl.String)).join(truth, on=key)
+    egress = pl.col("flow_direction") == "egress"
+    joined = joined.with_columns(
+        pl.when(egress).then(pl.col("dst_task_id")).otherwise(pl.col("src_task_id")).alias("true"),
+        pl.when(egress)
+        .then(pl.col("dst_ecs_task_id"))
+        .otherwise(pl.col("src_ecs_task_id"))
+        .alias("got"),
+        pl.when(egress)
+        .then(pl.col("dst_kind"))
+        .otherwise(pl.col("src_kind"))
+        .cast(pl.String)
+        .alias("kind"),
+    )
+    return joined
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {},
+        # Heavy churn: deployments every half hour, small subnets, IPs reused within seconds.
+        {"subnet_prefix_length": 26, "deployments_per_day": 48, "scaling_events_per_day": 48},
+    ],
+    ids=["default", "churn"],
+)
+def test_attribution_matches_simulated_ground_truth(tmp_path, params):
+    out = tmp_path / "sim"
+    ecsflow.simulate(out, seed=11, records=60_000, params=ecsflow.SimulationParams(**params))
+    joined = _accuracy(out)
+    with_ecs_peer = joined.filter(pl.col("true").is_not_null())
+    misses = with_ecs_peer.filter(pl.col("got").is_null() | (pl.col("got") != pl.col("true")))
+    assert with_ecs_peer.height > 10_000
+    assert 1 - misses.height / with_ecs_peer.height >= 0.999
+    # The only misses: peers whose task stopped before its ECS event reached the flow logs,
+    # so none of its records carry ECS fields and its ENI looks like any other ENI.
+    records = pl.read_parquet(out / "truth" / "records.parquet")
+    shown = records.group_by("interface_task_id").agg(pl.col("ecs_fields").any())
+    silent = set(shown.filter(~pl.col("ecs_fields"))["interface_task_id"])
+    assert set(misses["true"]) <= silent
+    assert set(misses["kind"]) <= {"vpc_eni"}
+    assert (
+        joined.filter(pl.col("peer_kind") != pl.col("kind"), ~pl.col("true").is_in(silent)).height
+        == 0
+    )
+    # DescribeTasks names them: with it, every record is right.
+    full = _accuracy(out, describe_tasks=out / "truth" / "describe-tasks.json")
+    assert full.filter(pl.col("true").is_not_null(), pl.col("got") != pl.col("true")).height == 0
+    assert full.filter(pl.col("true").is_not_null(), pl.col("got").is_null()).height == 0
+    assert full.filter(pl.col("peer_kind") != pl.col("kind")).height == 0
+    if params:
+        tasks = pl.read_parquet(out / "truth" / "tasks.parquet")
+        assert tasks.group_by("private_ip").len()["len"].max() > 1  # IPs were reused

@@ -460,3 +460,23 @@ def test_committed_sample_is_reproducible_and_complete(tmp_path):
     assert empty.any()
     peers = set(pl.read_parquet(sample / "truth" / "records.parquet")["peer_kind"].drop_nulls())
     assert peers == {"ecs_task", "vpc_eni", "internet", "aws_service"}
+
+
+def test_no_record_outlives_its_eni(tmp_path):
+    # A stop decided after a long connection began must still end it: a deleted ENI records
+    # nothing, and its address may already belong to another task.
+    out = tmp_path / "churn"
+    ecsflow.simulate(
+        out, seed=3, records=20_000,
+        params=ecsflow.SimulationParams(
+            subnet_prefix_length=26, deployments_per_day=48, scaling_events_per_day=48,
+            p_long_connection=0.3,
+        ),
+    )  # fmt: skip
+    records = pl.read_parquet(out / "truth" / "records.parquet")
+    tasks = pl.read_parquet(out / "truth" / "tasks.parquet").select(
+        "interface_id", "started", "stopped"
+    )
+    joined = records.join(tasks, on="interface_id")
+    assert joined.height > 10_000
+    assert joined.filter(pl.col("start") > pl.col("stopped")).height == 0
