@@ -31,6 +31,25 @@ FINDINGS_SHOWN = {
         "warnings after rename: 0",
         "CSV (renamed) equals the S3 text records: True",
     ],
+    "02_ecs_fields_are_per_eni": [
+        "4 ENIs; every record of an ENI carries the same ECS values: True",
+        "the ping reply from 8.8.8.8 carries the ECS fields of task "
+        "88316020871d4ec7a200c1ce6d25273d (client deploy 1)",
+        "4 of 4 curl flow sides are recorded 2 times, on 2 ENIs, with 2 different ecs_task_id",
+        "ecs_container_instance_arn is '-' on 10 of 10 ECS records",
+        "egress records without traffic_path: 0",
+        "ingress records with traffic_path: 0",
+        "src_ecs_task_id = 88316020871d4ec7a200c1ce6d25273d (client)",
+    ],
+    "03_container_id_ordering": [
+        "deploy 1 curl: sent by NginxContainer; the client task's slots say BusyboxContainer / -",
+        "slot 1 names the sender on 2 of 5 egress records, either slot on 4 of 5",
+        "server deploy 1: slot 1 = NginxContainer, slot 2 = BusyboxContainer",
+        "server deploy 2: slot 1 = BusyboxContainer, slot 2 = NginxContainer",
+        "tasks with an empty slot: 2 of 4",
+        "suffix 3254704778 (NginxContainer): 3 tasks, 2 services, 2 deploys, slots [1, 2]",
+        "suffix 3472355196 (BusyboxContainer): 3 tasks, 2 services, 2 deploys, slots [1, 2]",
+    ],
 }
 
 by_name = pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
