@@ -12,7 +12,7 @@ Examples
 >>> import ecsflow
 >>> flows = attribute_flows(ecsflow.read_flow_logs("data/samples/article"))
 >>> primary = flows.filter(pl.col("is_primary"))
->>> primary.group_by("src_kind", "dst_kind", "server_port").len().sort("len").rows()
+>>> primary.group_by("src_kind", "dst_kind", "server_port").len().sort("len", "src_kind").rows()
 [('ecs_task', 'internet', None, 1), ('internet', 'ecs_task', None, 1), ('ecs_task', 'ecs_task', 80, 4)]
 """  # noqa: E501
 

@@ -20,7 +20,7 @@ import polars as pl
 
 from ecsflow.clean import BadLinesWarning, OnBadLines, clean_flow_logs
 from ecsflow.fields import FIELD_BY_COLUMN, column_name
-from ecsflow.read import INTERNAL, scan_file
+from ecsflow.read import INTERNAL, scan_files
 from ecsflow.sources import Source, expand_source
 
 __all__ = ["bad_lines", "read_flow_logs", "scan_flow_logs"]
@@ -39,18 +39,18 @@ def _raw_frames(
     if not files:
         raise FileNotFoundError(f"no flow-log files in {source!r}")
     wanted = None if columns is None else [column_name(c) for c in columns]
-    frames = []
-    for f in files:
-        lf = scan_file(
-            f, log_format=log_format, storage_options=storage_options, rename=rename, strict=strict
+    frames = scan_files(
+        files, log_format=log_format, storage_options=storage_options, rename=rename, strict=strict
+    )
+    if wanted is None:
+        return frames
+    out = []
+    for lf in frames:
+        present = lf.collect_schema().names()
+        out.append(
+            lf.select([c for c in INTERNAL if c in present] + [c for c in wanted if c in present])
         )
-        if wanted is not None:
-            present = lf.collect_schema().names()
-            lf = lf.select(
-                [c for c in INTERNAL if c in present] + [c for c in wanted if c in present]
-            )
-        frames.append(lf)
-    return frames
+    return out
 
 
 def _union(frames: list[pl.LazyFrame], columns: Sequence[str] | None) -> pl.LazyFrame:
@@ -222,4 +222,4 @@ def bad_lines(
         strict=False,
     )
     aside = [clean_flow_logs(lf, set_aside=True) for lf in frames]
-    return pl.concat(aside).collect()
+    return pl.concat(aside).sort("path", "line_number", nulls_last=True).collect()

@@ -23,7 +23,11 @@ from __future__ import annotations
 import re
 import warnings
 import zlib
+from collections import deque
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 import polars as pl
@@ -33,7 +37,7 @@ from ecsflow.errors import FlowLogError
 from ecsflow.fields import DEFAULT_FORMAT, FIELD_BY_COLUMN, column_name, parse_log_format
 from ecsflow.sources import SourceFile, iter_bytes
 
-__all__ = ["FieldMismatchWarning", "read_header", "scan_file"]
+__all__ = ["FieldMismatchWarning", "TextFormat", "read_header", "scan_files", "text_format"]
 
 FILE, LINE, RAW, REASON = "__file", "__line", "__raw", "__reason"
 INTERNAL = (FILE, LINE, RAW, REASON)
@@ -45,6 +49,7 @@ _ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
+_WORKERS = 2
 TRUNCATED = "gzip stream ends early (truncated or corrupt); the lines before this one were read"
 
 
@@ -258,47 +263,28 @@ def _text_batches(
         yield _parse_block(pending, line_no, columns, cw_export)[0]
 
 
-def _scan_text_source(
-    file: SourceFile,
-    columns: list[str],
-    cw_export: bool,
-    storage_options: Mapping[str, Any] | None,
-) -> pl.LazyFrame:
-    schema = {LINE: pl.Int64, RAW: pl.String, REASON: pl.String}
-    schema |= dict.fromkeys(columns, pl.String)
+@dataclass(frozen=True)
+class TextFormat:
+    """How the records of a text file are laid out: files with equal formats read together."""
 
-    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        for df in _text_batches(file, columns, cw_export, storage_options, n_rows):
-            df = df.select(
-                pl.col(c) if c in df.columns else pl.lit(None, t).alias(c)
-                for c, t in schema.items()
-            )
-            if predicate is not None:
-                df = df.filter(predicate)
-            if with_columns is not None:
-                df = df.select(with_columns)
-            yield df
-
-    # Pure: a plan that reads the same file twice (attribution does) reads it once.
-    return register_io_source(
-        source, schema=schema, is_pure=True, explain_name=f"flow-log text {file.path}"
-    )
+    columns: tuple[str, ...]
+    has_header: bool
+    cw_export: bool
 
 
-def _fault(file: SourceFile, reason: str) -> pl.LazyFrame:
-    return pl.LazyFrame(
-        {FILE: [file.path], LINE: [None], RAW: [None], REASON: [reason]},
-        schema={FILE: pl.String, LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
-    )
-
-
-def _scan_text(
+def text_format(
     file: SourceFile,
     *,
-    log_format: str | Sequence[str] | None,
-    storage_options: Mapping[str, Any] | None,
-    strict: bool,
-) -> pl.LazyFrame:
+    log_format: str | Sequence[str] | None = None,
+    storage_options: Mapping[str, Any] | None = None,
+) -> TextFormat:
+    """The format of a text file, from its header line, or the declared or default format.
+
+    Raises
+    ------
+    FlowLogError
+        For an empty file, a file with no header where one is required, duplicate fields.
+    """
     first, _ = read_header(file, storage_options=storage_options)
     has_header = first is not None and _is_header(first)
     cw_export = first is not None and bool(_ISO_PREFIX.match(first))
@@ -306,28 +292,83 @@ def _scan_text(
         names = first.split()
     elif log_format is not None or cw_export:
         names = parse_log_format(log_format or DEFAULT_FORMAT)
+    elif first is None:
+        raise FlowLogError(file.path, None, "empty file: no header line")
     else:
-        reason = (
-            "empty file: no header line"
-            if first is None
-            else "no header line (the first line is a record); pass log_format= for "
-            "headerless records such as CloudWatch Logs"
+        raise FlowLogError(
+            file.path,
+            1,
+            "no header line (the first line is a record); pass log_format= for headerless "
+            "records such as CloudWatch Logs",
         )
-        if strict:
-            raise FlowLogError(file.path, None if first is None else 1, reason)
-        return _fault(file, reason)
     columns = [column_name(n) for n in names]
     dupes = sorted({c for c in columns if columns.count(c) > 1})
     if dupes:
         raise FlowLogError(file.path, 1 if has_header else None, f"duplicate fields {dupes}")
+    return TextFormat(tuple(columns), has_header, cw_export)
 
-    lf = _scan_text_source(file, columns, cw_export, storage_options)
-    if has_header:
-        lf = lf.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
+
+def _file_frames(
+    file: SourceFile, fmt: TextFormat, storage_options: Mapping[str, Any] | None
+) -> list[pl.DataFrame]:
+    frames = []
+    for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
+        if fmt.has_header:
+            df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
+        frames.append(df.with_columns(pl.lit(file.path).alias(FILE)))
+    return frames
+
+
+def _scan_text_files(
+    files: Sequence[SourceFile], fmt: TextFormat, storage_options: Mapping[str, Any] | None
+) -> pl.LazyFrame:
+    """One lazy scan over many text files of one format, read a few at a time in threads."""
+    schema = {FILE: pl.String, LINE: pl.Int64, RAW: pl.String, REASON: pl.String}
+    schema |= dict.fromkeys(fmt.columns, pl.String)
+
+    def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
+        produced = 0
+        # Inflating (ISA-L) and parsing (polars) release the GIL: two files in flight use
+        # both cores, and at most a few parsed files are held at once.
+        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+            pending: deque = deque()
+            todo = iter(files)
+            for f in islice(todo, _WORKERS + 1):
+                pending.append(pool.submit(_file_frames, f, fmt, storage_options))
+            while pending:
+                frames = pending.popleft().result()
+                nxt = next(todo, None)
+                if nxt is not None:
+                    pending.append(pool.submit(_file_frames, nxt, fmt, storage_options))
+                for df in frames:
+                    df = df.select(
+                        pl.col(c) if c in df.columns else pl.lit(None, t).alias(c)
+                        for c, t in schema.items()
+                    )
+                    if predicate is not None:
+                        df = df.filter(predicate)
+                    if with_columns is not None:
+                        df = df.select(with_columns)
+                    yield df
+                    produced += df.height
+                    if n_rows is not None and produced >= n_rows:
+                        for fut in pending:
+                            fut.cancel()
+                        return
+
+    # Pure: a plan that reads the same files twice (attribution does) reads them once.
+    lf = register_io_source(
+        source, schema=schema, is_pure=True, explain_name=f"flow-log text ({len(files)} files)"
+    )
     # Regular lines are not kept as text: rebuild them only where they are asked for.
-    raw = pl.coalesce(pl.col(RAW), pl.concat_str(columns, separator=" "))
-    return lf.select(
-        pl.lit(file.path).alias(FILE), pl.col(LINE), raw.alias(RAW), pl.col(REASON), *columns
+    raw = pl.coalesce(pl.col(RAW), pl.concat_str(list(fmt.columns), separator=" "))
+    return lf.with_columns(raw.alias(RAW))
+
+
+def _fault(file: SourceFile, reason: str, line: int | None) -> pl.LazyFrame:
+    return pl.LazyFrame(
+        {FILE: [file.path], LINE: [line], RAW: [None], REASON: [reason]},
+        schema={FILE: pl.String, LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
     )
 
 
@@ -390,25 +431,43 @@ def _check_names(file: SourceFile, lf: pl.LazyFrame) -> None:
         )
 
 
-def scan_file(
-    file: SourceFile,
+def _renamed(lf: pl.LazyFrame, rename: Mapping[str, str] | None) -> pl.LazyFrame:
+    if not rename:
+        return lf
+    present = lf.collect_schema().names()
+    mapping = {column_name(k): column_name(v) for k, v in rename.items()}
+    return lf.rename({k: v for k, v in mapping.items() if k in present})
+
+
+def scan_files(
+    files: Sequence[SourceFile],
     *,
     log_format: str | Sequence[str] | None = None,
     storage_options: Mapping[str, Any] | None = None,
     rename: Mapping[str, str] | None = None,
     strict: bool = True,
-) -> pl.LazyFrame:
-    """Raw, uncleaned LazyFrame of one file, with the bookkeeping columns."""
-    if file.kind == "parquet":
-        lf = _scan_parquet(file, storage_options)
-    elif file.kind == "csv":
-        lf = _scan_csv(file, storage_options)
-    else:
-        lf = _scan_text(file, log_format=log_format, storage_options=storage_options, strict=strict)
-    if rename:
-        present = lf.collect_schema().names()
-        mapping = {column_name(k): column_name(v) for k, v in rename.items()}
-        lf = lf.rename({k: v for k, v in mapping.items() if k in present})
-    elif file.kind == "csv":
-        _check_names(file, lf)
-    return lf
+) -> list[pl.LazyFrame]:
+    """Raw, uncleaned LazyFrames with the bookkeeping columns: one per text format, one per
+    Parquet or CSV file, and one per file-level fault when ``strict`` is false."""
+    frames: list[pl.LazyFrame] = []
+    groups: dict[TextFormat, list[SourceFile]] = {}
+    for file in files:
+        if file.kind == "parquet":
+            frames.append(_renamed(_scan_parquet(file, storage_options), rename))
+        elif file.kind == "csv":
+            lf = _scan_csv(file, storage_options)
+            if not rename:
+                _check_names(file, lf)
+            frames.append(_renamed(lf, rename))
+        else:
+            try:
+                fmt = text_format(file, log_format=log_format, storage_options=storage_options)
+            except FlowLogError as err:
+                if strict:
+                    raise
+                frames.append(_fault(file, err.reason, err.line))
+                continue
+            groups.setdefault(fmt, []).append(file)
+    for fmt, members in groups.items():
+        frames.append(_renamed(_scan_text_files(members, fmt, storage_options), rename))
+    return frames
