@@ -45,6 +45,12 @@ _PRIVATE = (
 DEFAULT_SLACK = timedelta(minutes=11)
 _STILL_RUNNING = datetime(9999, 12, 31, tzinfo=UTC)
 _OWNER = (*ECS_COLUMNS, "launch_type")
+_ADDED = ("kind", "ip", "interface_id", *ECS_COLUMNS, "launch_type", "aws_service")
+_NEEDED = (
+    "interface_id", "flow_direction", "srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr",
+    "srcport", "dstport", "protocol", "tcp_flags", "start", "end",
+    "pkt_src_aws_service", "pkt_dst_aws_service",
+)  # fmt: skip
 
 
 def is_private_ip(ip: pl.Expr | str) -> pl.Expr:
@@ -286,10 +292,16 @@ def attribute_flows(
     own, peer = _own_and_peer(schema)
     egress = pl.col("flow_direction") == "egress"
 
-    records = lazy.with_row_index("__rid").with_columns(
-        own.alias("__own_ip"),
-        peer.alias("__peer_ip"),
-        pl.col("interface_id").cast(pl.String).alias("__own_eni"),
+    # Work on the few columns attribution needs; the result is set beside the input at the end.
+    needed = [c for c in _NEEDED if c in schema]
+    records = (
+        lazy.select(needed)
+        .with_row_index("__rid")
+        .with_columns(
+            own.alias("__own_ip"),
+            peer.alias("__peer_ip"),
+            pl.col("interface_id").cast(pl.String).alias("__own_eni"),
+        )
     )
     # The recording ENI's owner, also for its records that lack ECS fields.
     local = enis.group_by("interface_id").agg(
@@ -298,7 +310,9 @@ def attribute_flows(
             for c in (*ECS_COLUMNS, "launch_type")
         ]
     )
-    records = records.join(local, left_on="__own_eni", right_on="interface_id", how="left")
+    records = records.join(
+        local, left_on="__own_eni", right_on="interface_id", how="left", maintain_order="left"
+    )
 
     # Peer: the ENI that held the peer address at the record's time (closest interval wins).
     candidates = (
@@ -330,7 +344,7 @@ def attribute_flows(
             *[pl.col(c).alias(f"__peer_{c}") for c in _OWNER],
         )
     )
-    records = records.join(candidates, on="__rid", how="left")
+    records = records.join(candidates, on="__rid", how="left", maintain_order="left")
 
     peer_service = (
         pl.when(egress)
@@ -379,6 +393,7 @@ def attribute_flows(
                 left_on=[f"{side}_ip", port, "protocol"],
                 right_on=["__ip", "__port", "protocol"],
                 how="left",
+                maintain_order="left",
             )
         listens = [pl.col(c).fill_null(False) for c in ("__src_listens", "__dst_listens")]
         records = records.with_columns(listens)
@@ -398,5 +413,16 @@ def attribute_flows(
         # A flow between two logged ENIs is recorded twice: count the sender's record.
         (egress | ~pl.col("src_kind").is_in(["ecs_task", "vpc_eni"])).alias("is_primary"),
     )
-    out = records.sort("__rid").select(pl.exclude("^__.*$"))
+    ecs_cat = [f"{side}_{c}" for side in ("src", "dst") for c in ECS_COLUMNS]
+    added = records.select(
+        pl.col("^(src|dst)_.*$").exclude(ecs_cat),
+        *[pl.col(c).cast(pl.Categorical()) for c in ecs_cat],
+        "initiator",
+        "server_port",
+        "is_primary",
+    )
+    order = [f"{side}_{c}" for side in ("src", "dst") for c in _ADDED]
+    out = pl.concat(
+        [lazy, added.select(*order, "initiator", "server_port", "is_primary")], how="horizontal"
+    )
     return out.collect() if isinstance(flows, pl.DataFrame) else out

@@ -34,7 +34,7 @@ _ATTRIBUTED = ("src_kind", "dst_kind", "initiator", "is_primary")
 
 
 def _node(side: str, level: Level, internet_prefix: int | None) -> pl.Expr:
-    c = lambda name: pl.col(f"{side}_{name}")  # noqa: E731
+    c = lambda name: pl.col(f"{side}_{name}").cast(pl.String)  # noqa: E731
     family_rev = c("ecs_task_definition_arn").str.extract(r"task-definition/(.+)$", 1)
     ecs = {
         "task": c("ecs_task_id"),
@@ -126,10 +126,10 @@ def _edges_frame(
                 lazy.select(
                     pl.col(f"__{s}_node").alias("node"),
                     pl.col(f"{s}_kind").cast(pl.String).alias("kind"),
-                    pl.col(f"{s}_ecs_cluster_name").alias("cluster"),
-                    pl.col(f"{s}_ecs_service_name").alias("service"),
+                    pl.col(f"{s}_ecs_cluster_name").cast(pl.String).alias("cluster"),
+                    pl.col(f"{s}_ecs_service_name").cast(pl.String).alias("service"),
                     pl.col(f"{s}_launch_type").alias("launch_type"),
-                    pl.col(f"{s}_ecs_task_id").alias("task"),
+                    pl.col(f"{s}_ecs_task_id").cast(pl.String).alias("task"),
                 )
                 for s in ("src", "dst")
             ]
