@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Mapping, Sequence
+from datetime import date, datetime
 from typing import Any
 
 import polars as pl
@@ -21,7 +22,7 @@ import polars as pl
 from ecsflow.clean import BadLinesWarning, OnBadLines, clean_flow_logs
 from ecsflow.fields import FIELD_BY_COLUMN, column_name
 from ecsflow.read import INTERNAL, scan_files
-from ecsflow.sources import Source, expand_source
+from ecsflow.sources import Source, as_utc, expand_source, prune_by_time
 
 __all__ = ["bad_lines", "read_flow_logs", "scan_flow_logs"]
 
@@ -34,13 +35,23 @@ def _raw_frames(
     rename: Mapping[str, str] | None,
     columns: Sequence[str] | None,
     strict: bool,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    show_progress: bool | None = None,
 ) -> list[pl.LazyFrame]:
     files = expand_source(source, storage_options=storage_options)
     if not files:
         raise FileNotFoundError(f"no flow-log files in {source!r}")
+    # Keep one file when none can overlap, so that the empty result still has its columns.
+    files = prune_by_time(files, start=start, end=end) or files[:1]
     wanted = None if columns is None else [column_name(c) for c in columns]
     frames = scan_files(
-        files, log_format=log_format, storage_options=storage_options, rename=rename, strict=strict
+        files,
+        log_format=log_format,
+        storage_options=storage_options,
+        rename=rename,
+        strict=strict,
+        show_progress=show_progress,
     )
     if wanted is None:
         return frames
@@ -75,6 +86,9 @@ def scan_flow_logs(
     columns: Sequence[str] | None = None,
     rename: Mapping[str, str] | None = None,
     include_file_paths: str | None = None,
+    start: datetime | date | str | None = None,
+    end: datetime | date | str | None = None,
+    progress: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> pl.LazyFrame:
     """Lazily load and clean VPC flow logs from any delivery.
@@ -101,6 +115,13 @@ def scan_flow_logs(
         "interface_id"}``).
     include_file_paths
         Add a column of this name holding each record's file.
+    start, end
+        Only records overlapping ``[start, end)`` (datetimes, naive meaning UTC, dates or ISO
+        strings). Files whose keys show they cannot overlap (AWS's 5-minute file names, hourly
+        and daily prefixes, in every layout) are not opened.
+    progress
+        Show a progress bar (files, bytes, rows): ``None`` shows one for 20 files or more
+        where a bar can be drawn (a terminal or JupyterLab, not with ``TQDM_DISABLE=1``).
     storage_options
         S3 settings and credentials as polars takes them (``aws_region``,
         ``aws_endpoint_url``, ...). Without them the standard AWS credential chain applies.
@@ -119,6 +140,7 @@ def scan_flow_logs(
     [('ingress', 5), ('egress', 5)]
     """
     strict = on_bad_lines == "error"
+    start, end = as_utc(start), as_utc(end)
     frames = _raw_frames(
         source,
         log_format=log_format,
@@ -126,12 +148,20 @@ def scan_flow_logs(
         rename=rename,
         columns=columns,
         strict=strict,
+        start=start,
+        end=end,
+        show_progress=progress,
     )
     cleaned = [
         clean_flow_logs(lf, on_bad_lines=on_bad_lines, include_file_paths=include_file_paths)
         for lf in frames
     ]
-    return _union(cleaned, columns)
+    flows = _union(cleaned, columns)
+    if start is not None:
+        flows = flows.filter(pl.col("end") >= start)
+    if end is not None:
+        flows = flows.filter(pl.col("start") < end)
+    return flows
 
 
 def read_flow_logs(
@@ -143,6 +173,9 @@ def read_flow_logs(
     columns: Sequence[str] | None = None,
     rename: Mapping[str, str] | None = None,
     include_file_paths: str | None = None,
+    start: datetime | date | str | None = None,
+    end: datetime | date | str | None = None,
+    progress: bool | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> pl.DataFrame:
     """Load and clean VPC flow logs into a DataFrame; see :func:`scan_flow_logs`.
@@ -161,6 +194,9 @@ def read_flow_logs(
         columns=columns,
         rename=rename,
         include_file_paths=include_file_paths,
+        start=start,
+        end=end,
+        progress=progress,
         storage_options=storage_options,
     )
     if on_bad_lines != "warn":
@@ -171,6 +207,8 @@ def read_flow_logs(
         log_format=log_format,
         columns=columns,
         rename=rename,
+        start=start,
+        end=end,
         storage_options=storage_options,
     )
     if aside.height:
@@ -194,9 +232,13 @@ def bad_lines(
     log_format: str | Sequence[str] | None = None,
     columns: Sequence[str] | None = None,
     rename: Mapping[str, str] | None = None,
+    start: datetime | date | str | None = None,
+    end: datetime | date | str | None = None,
     storage_options: Mapping[str, Any] | None = None,
 ) -> pl.DataFrame:
     """The lines of a source that are not valid records, with the reason for each.
+
+    ``start`` and ``end`` limit the files read, as in :func:`scan_flow_logs`.
 
     Kept records (``read_flow_logs(source, on_bad_lines="skip")``) plus these lines are
     every record line of the input. A fault of a whole file (no header, a broken gzip
@@ -220,6 +262,8 @@ def bad_lines(
         rename=rename,
         columns=columns,
         strict=False,
+        start=as_utc(start),
+        end=as_utc(end),
     )
     aside = [clean_flow_logs(lf, set_aside=True) for lf in frames]
     return pl.concat(aside).sort("path", "line_number", nulls_last=True).collect()

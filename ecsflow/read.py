@@ -50,6 +50,7 @@ _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
 _WORKERS = 2
+_PROGRESS_FILES = 20  # a bar is worth drawing from this many files on
 TRUNCATED = "gzip stream ends early (truncated or corrupt); the lines before this one were read"
 
 
@@ -319,15 +320,29 @@ def _file_frames(
     return frames
 
 
+def _progress_bar(files: Sequence[SourceFile], show: bool | None):
+    from ecsflow.progress import progress
+
+    if show is False or (show is None and len(files) < _PROGRESS_FILES):
+        return None
+    total = sum(f.size or 0 for f in files) or None
+    options = {} if show is None else {"disable": False}
+    return progress(total=total, desc="flow logs", unit="B", unit_scale=True, **options)
+
+
 def _scan_text_files(
-    files: Sequence[SourceFile], fmt: TextFormat, storage_options: Mapping[str, Any] | None
+    files: Sequence[SourceFile],
+    fmt: TextFormat,
+    storage_options: Mapping[str, Any] | None,
+    show_progress: bool | None = None,
 ) -> pl.LazyFrame:
     """One lazy scan over many text files of one format, read a few at a time in threads."""
     schema = {FILE: pl.String, LINE: pl.Int64, RAW: pl.String, REASON: pl.String}
     schema |= dict.fromkeys(fmt.columns, pl.String)
 
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
-        produced = 0
+        produced, done, enough = 0, 0, False
+        bar = _progress_bar(files, show_progress)
         # Inflating (ISA-L) and parsing (polars) release the GIL: two files in flight use
         # both cores, and at most a few parsed files are held at once.
         with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
@@ -335,7 +350,7 @@ def _scan_text_files(
             todo = iter(files)
             for f in islice(todo, _WORKERS + 1):
                 pending.append(pool.submit(_file_frames, f, fmt, storage_options))
-            while pending:
+            while pending and not enough:
                 frames = pending.popleft().result()
                 nxt = next(todo, None)
                 if nxt is not None:
@@ -351,10 +366,17 @@ def _scan_text_files(
                         df = df.select(with_columns)
                     yield df
                     produced += df.height
-                    if n_rows is not None and produced >= n_rows:
-                        for fut in pending:
-                            fut.cancel()
-                        return
+                    enough = n_rows is not None and produced >= n_rows
+                    if enough:
+                        break
+                if bar is not None:
+                    bar.update(files[done].size or 0)
+                    bar.set_postfix(files=f"{done + 1}/{len(files)}", rows=produced)
+                done += 1
+            for fut in pending:
+                fut.cancel()
+        if bar is not None:
+            bar.close()
 
     # Pure: a plan that reads the same files twice (attribution does) reads them once.
     lf = register_io_source(
@@ -446,6 +468,7 @@ def scan_files(
     storage_options: Mapping[str, Any] | None = None,
     rename: Mapping[str, str] | None = None,
     strict: bool = True,
+    show_progress: bool | None = None,
 ) -> list[pl.LazyFrame]:
     """Raw, uncleaned LazyFrames with the bookkeeping columns: one per text format, one per
     Parquet or CSV file, and one per file-level fault when ``strict`` is false."""
@@ -469,5 +492,6 @@ def scan_files(
                 continue
             groups.setdefault(fmt, []).append(file)
     for fmt, members in groups.items():
-        frames.append(_renamed(_scan_text_files(members, fmt, storage_options), rename))
+        lf = _scan_text_files(members, fmt, storage_options, show_progress)
+        frames.append(_renamed(lf, rename))
     return frames

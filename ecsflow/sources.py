@@ -18,12 +18,21 @@ import os
 import re
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
 from ecsflow.errors import FlowLogError
 
-__all__ = ["SourceFile", "expand_source", "iter_bytes", "open_s3_client"]
+__all__ = [
+    "SourceFile",
+    "as_utc",
+    "end_time_range",
+    "expand_source",
+    "iter_bytes",
+    "open_s3_client",
+    "prune_by_time",
+]
 
 Source = str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
 Kind = Literal["text", "parquet", "csv"]
@@ -262,3 +271,91 @@ def iter_bytes(
             if remaining is not None:
                 remaining -= len(block)
             yield block
+
+
+# The time a key can tell: AWS's 5-minute file name, else the hour or day of its prefix.
+_NAME_TIME = re.compile(r"_(\d{8}T\d{4})Z_[^/]*$")
+_HOUR_PREFIX = re.compile(
+    r"(?:/|^)(?:year=)?(\d{4})/(?:month=)?(\d{2})/(?:day=)?(\d{2})/(?:hour=)?(\d{2})/[^/]+$"
+)
+_DAY_PREFIX = re.compile(r"(?:/|^)(?:year=)?(\d{4})/(?:month=)?(\d{2})/(?:day=)?(\d{2})/")
+# A record's start precedes its end by at most the 10-minute aggregation interval plus the
+# minute by which capture can lag; files group records by end time.
+RECORD_SPAN = timedelta(minutes=11)
+
+
+def end_time_range(path: str) -> tuple[datetime, datetime] | None:
+    """The range of record *end* times a delivered file can hold, from its key alone.
+
+    AWS names a file by the 5-minute window of its records' end times
+    (``..._20240519T2235Z_hash.log.gz``); otherwise the hourly or daily prefix bounds it, in
+    the default and the Hive-compatible layouts. ``None`` when the key tells nothing.
+
+    Examples
+    --------
+    >>> end_time_range("AWSLogs/1/vpcflowlogs/us-east-1/2024/05/19/1_vpcflowlogs_us-east-1_fl-1_20240519T2235Z_ab.log.gz")
+    (datetime.datetime(2024, 5, 19, 22, 35, tzinfo=datetime.timezone.utc), datetime.datetime(2024, 5, 19, 22, 40, tzinfo=datetime.timezone.utc))
+    >>> end_time_range("x/year=2024/month=05/day=19/hour=07/part.log.parquet")[0].hour
+    7
+    >>> end_time_range("flows.log") is None
+    True
+    """  # noqa: E501
+    if m := _NAME_TIME.search(path):
+        lo = datetime.strptime(m.group(1), "%Y%m%dT%H%M").replace(tzinfo=UTC)
+        return lo, lo + timedelta(minutes=5)
+    if m := _HOUR_PREFIX.search(path):
+        y, mo, d, h = map(int, m.groups())
+        lo = datetime(y, mo, d, h, tzinfo=UTC)
+        return lo, lo + timedelta(hours=1)
+    if m := _DAY_PREFIX.search(path):
+        lo = datetime(*map(int, m.groups()), tzinfo=UTC)
+        return lo, lo + timedelta(days=1)
+    return None
+
+
+def as_utc(value: datetime | date | str | None) -> datetime | None:
+    """A UTC datetime from a datetime (naive means UTC), a date or an ISO string.
+
+    >>> as_utc("2024-05-19T22:00")
+    datetime.datetime(2024, 5, 19, 22, 0, tzinfo=datetime.timezone.utc)
+    """
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    elif not isinstance(value, datetime):
+        value = datetime(value.year, value.month, value.day)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def prune_by_time(
+    files: list[SourceFile],
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    span: timedelta = RECORD_SPAN,
+) -> list[SourceFile]:
+    """The files whose records can overlap ``[start, end)``, judged from their keys.
+
+    A record overlaps the window when its end is at or after ``start`` and its start, at
+    most ``span`` before its end, is before ``end``. Files whose keys carry no time are kept.
+
+    Examples
+    --------
+    >>> files = expand_source("data/samples/article")
+    >>> len(prune_by_time(files, start=as_utc("2024-05-20")))
+    1
+    """
+    if start is None and end is None:
+        return files
+    kept = []
+    for f in files:
+        bounds = end_time_range(f.path)
+        if bounds is not None:
+            lo, hi = bounds
+            if start is not None and hi <= start:
+                continue
+            if end is not None and lo - span >= end:
+                continue
+        kept.append(f)
+    return kept

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import polars as pl
 import pytest
@@ -269,3 +269,53 @@ def test_nodata_and_skipdata_rows_are_kept(write_log):
     assert flows["log_status"].to_list() == ["NODATA", "SKIPDATA"]
     assert flows["action"].null_count() == 2
     assert flows.filter(pl.col("log_status") == "OK").height == 0
+
+
+@pytest.fixture
+def opened(monkeypatch):
+    """Record every file the loader opens."""
+    import ecsflow.read
+
+    seen: set[str] = set()
+    real = ecsflow.read.iter_bytes
+
+    def counting(file, **kwargs):
+        seen.add(file.path)
+        return real(file, **kwargs)
+
+    monkeypatch.setattr(ecsflow.read, "iter_bytes", counting)
+    return seen
+
+
+@pytest.mark.parametrize("layout", ["default", "hourly", "hive", "hive-hourly"])
+def test_time_window_opens_only_files_that_can_overlap(tmp_path, opened, layout):
+    out = tmp_path / layout
+    ecsflow.simulate(out, seed=2, records=6000, layout=layout)
+    everything = ecsflow.read_flow_logs(out)
+    total = len(ecsflow.expand_source(out))
+    opened.clear()
+    t0 = everything["end"].min() + (everything["end"].max() - everything["end"].min()) / 2
+    start, end = t0, t0 + timedelta(minutes=20)
+    window = ecsflow.read_flow_logs(out, start=start, end=end)
+    # Pruning loses nothing: the same records as filtering everything.
+    expected = everything.filter(pl.col("end") >= start, pl.col("start") < end)
+    assert window.height == expected.height > 0
+    assert_frame_equal(window.sort(pl.all()), expected.sort(pl.all()))
+    # 5-minute file names bound each file; hourly and daily prefixes bound less tightly.
+    assert len(opened) < total
+    if layout in ("default", "hive"):
+        assert len(opened) <= 20 / 5 + 11 / 5 + 2  # window + record span, in 5-minute files
+
+
+def test_window_with_no_files_keeps_the_columns():
+    flows = ecsflow.read_flow_logs("data/samples/article", start="2030-01-01")
+    assert flows.height == 0
+    assert flows.columns == ecsflow.read_flow_logs("data/samples/article").columns
+
+
+def test_progress_bar_on_request_and_quiet_by_default(capsys):
+    ecsflow.read_flow_logs("data/samples/simulated", progress=True)
+    err = capsys.readouterr().err
+    assert "flow logs" in err and "files=" in err
+    ecsflow.read_flow_logs("data/samples/simulated")  # stderr is not a terminal here
+    assert "flow logs" not in capsys.readouterr().err
