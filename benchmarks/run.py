@@ -40,6 +40,25 @@ CASES = {
 }
 
 
+def measure(argv: list[str], *, stdout: int | None = subprocess.PIPE) -> dict:
+    """Run ``argv`` in its own process: its last stdout line (JSON, if any), wall time, CPU
+    time and peak RSS (from ``wait4``, so of that process alone)."""
+    start = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=stdout, text=True, env={**os.environ})
+    text = proc.stdout.read() if proc.stdout is not None else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    if status:
+        raise SystemExit(f"{argv} failed with status {status}")
+    lines = text.strip().splitlines()
+    out = json.loads(lines[-1]) if lines else {}
+    out.update(
+        process_s=time.perf_counter() - start,
+        cpu_s=usage.ru_utime + usage.ru_stime,
+        peak_rss_mib=usage.ru_maxrss / 1024,
+    )
+    return out
+
+
 def run_case(name: str, data: str) -> dict:
     code = (
         "import json, sys, time, resource\n"
@@ -50,20 +69,8 @@ def run_case(name: str, data: str) -> dict:
         "wall = time.perf_counter() - t0\n"
         "print(json.dumps({'rows': rows, 'wall': wall, **extra}))\n"
     )
-    start = time.perf_counter()
-    proc = subprocess.Popen(
-        [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True, env={**os.environ}
-    )
-    _, status, usage = os.wait4(proc.pid, 0)
-    out = json.loads(proc.stdout.read().strip().splitlines()[-1])
-    if status:
-        raise SystemExit(f"case {name} failed with status {status}")
-    out.update(
-        case=name,
-        process_s=time.perf_counter() - start,
-        cpu_s=usage.ru_utime + usage.ru_stime,
-        peak_rss_mib=usage.ru_maxrss / 1024,
-    )
+    out = measure([sys.executable, "-c", code])
+    out.update(case=name)
     return out
 
 

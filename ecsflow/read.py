@@ -50,6 +50,8 @@ _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
 _WORKERS = 2
+_S3_WORKERS = 8
+_S3_SMALL_OBJECT = 16 << 20
 _PROGRESS_FILES = 20  # a bar is worth drawing from this many files on
 TRUNCATED = "gzip stream ends early (truncated or corrupt); the lines before this one were read"
 
@@ -343,12 +345,17 @@ def _scan_text_files(
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
         produced, done, enough = 0, 0, False
         bar = _progress_bar(files, show_progress)
+        # Small S3 objects wait on the network more than on the CPU: keep more in flight,
+        # as many as fit in a bounded amount of compressed bytes.
+        sizes = [f.size or 0 for f in files]
+        small = files and all(f.is_s3 for f in files) and max(sizes) <= _S3_SMALL_OBJECT
+        workers = _S3_WORKERS if small else _WORKERS
         # Inflating (ISA-L) and parsing (polars) release the GIL: two files in flight use
         # both cores, and at most a few parsed files are held at once.
-        with ThreadPoolExecutor(max_workers=_WORKERS) as pool:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
             pending: deque = deque()
             todo = iter(files)
-            for f in islice(todo, _WORKERS + 1):
+            for f in islice(todo, workers + 1):
                 pending.append(pool.submit(_file_frames, f, fmt, storage_options))
             while pending and not enough:
                 frames = pending.popleft().result()
@@ -453,6 +460,25 @@ def _check_names(file: SourceFile, lf: pl.LazyFrame) -> None:
         )
 
 
+def _peek_formats(
+    files: Sequence[SourceFile],
+    *,
+    log_format: str | Sequence[str] | None,
+    storage_options: Mapping[str, Any] | None,
+) -> dict[str, TextFormat | FlowLogError]:
+    """Every text file's format, peeked concurrently: on S3 each is a ranged GET."""
+
+    def peek(file: SourceFile) -> TextFormat | FlowLogError:
+        try:
+            return text_format(file, log_format=log_format, storage_options=storage_options)
+        except FlowLogError as err:
+            return err
+
+    workers = _S3_WORKERS if any(f.is_s3 for f in files) else _WORKERS
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return dict(zip([f.path for f in files], pool.map(peek, files), strict=True))
+
+
 def _renamed(lf: pl.LazyFrame, rename: Mapping[str, str] | None) -> pl.LazyFrame:
     if not rename:
         return lf
@@ -474,6 +500,11 @@ def scan_files(
     Parquet or CSV file, and one per file-level fault when ``strict`` is false."""
     frames: list[pl.LazyFrame] = []
     groups: dict[TextFormat, list[SourceFile]] = {}
+    formats = _peek_formats(
+        [f for f in files if f.kind == "text"],
+        log_format=log_format,
+        storage_options=storage_options,
+    )
     for file in files:
         if file.kind == "parquet":
             frames.append(_renamed(_scan_parquet(file, storage_options), rename))
@@ -483,12 +514,11 @@ def scan_files(
                 _check_names(file, lf)
             frames.append(_renamed(lf, rename))
         else:
-            try:
-                fmt = text_format(file, log_format=log_format, storage_options=storage_options)
-            except FlowLogError as err:
+            fmt = formats[file.path]
+            if isinstance(fmt, FlowLogError):
                 if strict:
-                    raise
-                frames.append(_fault(file, err.reason, err.line))
+                    raise fmt
+                frames.append(_fault(file, fmt.reason, fmt.line))
                 continue
             groups.setdefault(fmt, []).append(file)
     for fmt, members in groups.items():
