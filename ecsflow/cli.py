@@ -20,6 +20,7 @@ import sys
 import typing
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 
 __all__ = ["build_parser", "main"]
 
@@ -127,7 +128,111 @@ def _run_simulate(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_simulate,)
+NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
+"""The notebook series (a source checkout's ``notebooks/`` folder)."""
+
+#: Notebooks ``ecsflow report`` runs by default: the ones written for any flow logs. Notebooks
+#: 01-03 reproduce the article's findings on its own records and are not retargeted (they can
+#: still be named with ``--notebooks``).
+REPORT_NOTEBOOKS = ("04_service_graph", "05_investigate_your_logs")
+
+
+def _storage_option(text: str) -> tuple[str, str]:
+    """Parse ``KEY=VALUE`` for ``--storage-option``."""
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), value
+
+
+def _add_report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "report",
+        help="run the notebooks on your flow logs and render offline HTML reports",
+        description=(
+            "Run the parameterised notebooks on SOURCE (a file, folder, glob or s3:// URL) and "
+            "write one self-contained HTML report per notebook plus index.html into OUT. "
+            f"Default notebooks: {', '.join(REPORT_NOTEBOOKS)} (01-03 reproduce the article "
+            "on its own records)."
+        ),
+    )
+    p.add_argument("source", help="flow logs: a path (made absolute) or an s3:// URL")
+    p.add_argument("--out", required=True, type=Path, help="output folder for the reports")
+    p.add_argument(
+        "--notebooks",
+        nargs="+",
+        default=None,
+        metavar="NB",
+        help="notebooks to run: names in notebooks/ (e.g. 05_investigate_your_logs) or paths; "
+        f"default: {' '.join(REPORT_NOTEBOOKS)}",
+    )
+    p.add_argument(
+        "--storage-option",
+        dest="storage_options",
+        action="append",
+        type=_storage_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="an object-store option for s3:// sources (e.g. aws_region=eu-west-1); repeatable",
+    )
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p.add_argument(
+        "--save-notebooks",
+        action="store_true",
+        help="also write each executed notebook (with outputs) beside its report",
+    )
+    p.set_defaults(func=_run_report)
+
+
+def _notebook_paths(names: Sequence[str] | None) -> list[Path]:
+    paths = []
+    for name in names or REPORT_NOTEBOOKS:
+        given = Path(name)
+        candidates = [given, NOTEBOOK_DIR / given.name, NOTEBOOK_DIR / f"{given.name}.ipynb"]
+        found = next((c for c in candidates if c.suffix == ".ipynb" and c.is_file()), None)
+        if found is None:
+            raise ValueError(f"no notebook {name!r} (looked in {NOTEBOOK_DIR})")
+        paths.append(found.resolve())
+    return paths
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    import time
+
+    from nbclient.exceptions import CellExecutionError
+
+    from ecsflow.report import render_reports
+
+    source = args.source
+    if "://" not in source:
+        local = Path(source).expanduser()
+        if not local.exists() and not any(ch in source for ch in "*?["):
+            raise ValueError(f"{source}: no such file or folder")
+        source = str(local.resolve()) if local.exists() else str(Path.cwd() / local)
+    parameters: dict[str, object] = {"SOURCE": source}
+    if args.storage_options:
+        parameters["STORAGE_OPTIONS"] = dict(args.storage_options)
+    notebooks = _notebook_paths(args.notebooks)
+    started = time.perf_counter()
+    try:
+        written = render_reports(
+            notebooks,
+            out_dir=args.out,
+            parameters=parameters,
+            timeout=args.timeout,
+            save_notebooks=args.save_notebooks,
+        )
+    except CellExecutionError as exc:
+        print(f"ecsflow report: a notebook cell failed on {source}:\n{exc}", file=sys.stderr)
+        return 1
+    print(
+        f"wrote {len(written)} report(s) on {source} and {args.out / 'index.html'} "
+        f"in {time.perf_counter() - started:.1f} s"
+    )
+    return 0
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_simulate, _add_report)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -88,6 +88,10 @@ def _edges_frame(
     )
     pick = lambda a, b: pl.when(client_is_src).then(pl.col(a)).otherwise(pl.col(b))  # noqa: E731
     accept = pl.col("action") == "ACCEPT" if "action" in schema else pl.lit(True)
+    # Formats without bytes or packets still give a graph (their sums are 0).
+    for name in ("bytes", "packets"):
+        if name not in schema:
+            lazy = lazy.with_columns(pl.lit(None, pl.Int64).alias(name))
     edges = (
         lazy.with_columns(
             pick("__src_node", "__dst_node").alias("client"),
@@ -207,6 +211,8 @@ def graph_frames(graph: nx.DiGraph, /, *, seed: int = 0) -> tuple[pl.DataFrame, 
     (['node', 'x', 'y'], ('a', 'b', 10))
     """
     pos = nx.spring_layout(graph, seed=seed) if graph.number_of_nodes() else {}
+    # An attribute that is None everywhere (launch type without ECS fields) has no dtype to
+    # infer: such columns become strings.
     nodes = pl.DataFrame(
         [
             {"node": n, "x": float(pos[n][0]), "y": float(pos[n][1]), **_flat(d)}
@@ -226,6 +232,10 @@ def graph_frames(graph: nx.DiGraph, /, *, seed: int = 0) -> tuple[pl.DataFrame, 
         ],
         infer_schema_length=None,
     )  # fmt: skip
+    nodes, edges = (
+        f.with_columns(pl.col(c).cast(pl.String) for c in f.columns if f[c].dtype == pl.Null)
+        for f in (nodes, edges)
+    )
     return nodes, edges
 
 

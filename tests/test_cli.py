@@ -85,3 +85,42 @@ def test_a_subcommand_is_required(capsys):
     with pytest.raises(SystemExit):
         main([])
     assert "simulate" in build_parser().format_help()
+
+
+def test_report_renders_the_notebooks_on_a_simulated_directory(tmp_path, capsys):
+    """``ecsflow report`` runs notebooks 04 and 05 on logs it was pointed at (one run, ~15 s)."""
+    sim = tmp_path / "sim"
+    ecsflow.simulate(sim, seed=1, records=3000)
+    services = (
+        pl.read_parquet(sim / "truth" / "tasks.parquet")["service"].drop_nulls().unique().sort()
+    )
+    out = tmp_path / "reports"
+    status = main(["report", str(sim), "--out", str(out), "--save-notebooks"])
+    assert status == 0
+    assert f"wrote 2 report(s) on {sim.resolve()}" in capsys.readouterr().out
+    for stem in ("04_service_graph", "05_investigate_your_logs"):
+        html = (out / f"{stem}.html").read_text(encoding="utf-8")
+        assert str(sim.resolve()) in html  # the injected SOURCE
+        assert "records from" in html
+        assert any(name in html for name in services), f"{stem}: no service of the simulation"
+        executed = (out / f"{stem}.ipynb").read_text(encoding="utf-8")
+        assert '"output_type": "error"' not in executed
+    index = (out / "index.html").read_text(encoding="utf-8")
+    assert 'href="04_service_graph.html"' in index
+    assert 'href="05_investigate_your_logs.html"' in index
+
+
+def test_report_rejects_a_missing_source_or_notebook(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path / "nowhere"), "--out", str(tmp_path / "out")])
+    assert exc.value.code == 2
+    assert "no such file or folder" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(tmp_path), "--out", str(tmp_path / "o"), "--notebooks", "99_nope"])
+    assert exc.value.code == 2
+    assert "no notebook '99_nope'" in capsys.readouterr().err
+    args = build_parser().parse_args(
+        ["report", "s3://b/AWSLogs/", "--out", "o", "--storage-option", "aws_region=eu-west-1"]
+    )
+    assert args.storage_options == [("aws_region", "eu-west-1")]
+    assert args.notebooks is None  # 04 and 05

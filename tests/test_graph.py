@@ -126,3 +126,14 @@ def test_empty_window_gives_an_empty_graph(flows):
     g = ecsflow.service_graph(flows, start=datetime(2030, 1, 1, tzinfo=UTC))
     assert g.number_of_nodes() == 0
     assert ecsflow.draw_graph(g).to_dict()["layer"]
+
+
+def test_formats_without_bytes_or_launch_type_still_draw(flows):
+    narrow = flows.drop("bytes", "packets", "ecs_container_instance_arn")
+    g = ecsflow.service_graph(narrow)
+    assert g.number_of_edges() == 3
+    assert {d["bytes"] for *_, d in g.edges(data=True)} == {0}
+    assert {d["launch_type"] for _, d in g.nodes(data=True)} == {None}
+    nodes, _ = ecsflow.graph_frames(g)
+    assert nodes["launch_type"].dtype == pl.String
+    assert ecsflow.draw_graph(g).to_dict()["layer"]

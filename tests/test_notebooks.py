@@ -50,6 +50,25 @@ FINDINGS_SHOWN = {
         "suffix 3254704778 (NginxContainer): 3 tasks, 2 services, 2 deploys, slots [1, 2]",
         "suffix 3472355196 (BusyboxContainer): 3 tasks, 2 services, 2 deploys, slots [1, 2]",
     ],
+    # The simulated figures follow from the committed sample (make simulated-sample).
+    "04_service_graph": [
+        "article: client deploy 1 -> server deploy 1, server ports [80], protocols [6]",
+        "article: client deploy 2 -> server deploy 2, server ports [80], protocols [6]",
+        "article: client deploy 1 -> internet, server ports [], protocols [1]",
+        "payments -> catalog on 80",
+        "7 addresses were held by more than one task's ENI",
+        "attributed to the task that held it then (ground truth): 912 of 912",
+        "deploy of payments (edge-payments:8 -> edge-payments:9)",
+        "GraphML read back: 14 nodes, 37 edges (same as the graph: True)",
+    ],
+    "05_investigate_your_logs": [
+        "loaded 4,000 records from ../data/samples/simulated",
+        "ECS fields: yes; both ends attributable: True",
+        "rejected records: 22 of 3,795 (0.6%)",
+        "top sender: payments",
+        "inside ends exchange traffic with aws:S3, internet",
+        "service graph: 14 nodes, 37 edges",
+    ],
 }
 
 by_name = pytest.mark.parametrize("nb_path", NOTEBOOKS, ids=lambda p: p.stem)
