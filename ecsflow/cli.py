@@ -197,11 +197,7 @@ def _notebook_paths(names: Sequence[str] | None) -> list[Path]:
 
 
 def _run_report(args: argparse.Namespace) -> int:
-    import time
-
-    from nbclient.exceptions import CellExecutionError
-
-    from ecsflow.report import render_reports
+    from ecsflow.report import render_reports_cli
 
     source = args.source
     if "://" not in source:
@@ -212,24 +208,14 @@ def _run_report(args: argparse.Namespace) -> int:
     parameters: dict[str, object] = {"SOURCE": source}
     if args.storage_options:
         parameters["STORAGE_OPTIONS"] = dict(args.storage_options)
-    notebooks = _notebook_paths(args.notebooks)
-    started = time.perf_counter()
-    try:
-        written = render_reports(
-            notebooks,
-            out_dir=args.out,
-            parameters=parameters,
-            timeout=args.timeout,
-            save_notebooks=args.save_notebooks,
-        )
-    except CellExecutionError as exc:
-        print(f"ecsflow report: a notebook cell failed on {source}:\n{exc}", file=sys.stderr)
-        return 1
-    print(
-        f"wrote {len(written)} report(s) on {source} and {args.out / 'index.html'} "
-        f"in {time.perf_counter() - started:.1f} s"
+    return render_reports_cli(
+        _notebook_paths(args.notebooks),
+        out_dir=args.out,
+        parameters=parameters,
+        timeout=args.timeout,
+        save_notebooks=args.save_notebooks,
+        label=source,
     )
-    return 0
 
 
 SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_simulate, _add_report)

@@ -447,22 +447,42 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also write each executed notebook (with outputs) beside its report",
     )
     args = parser.parse_args(argv)
+    return render_reports_cli(
+        args.notebooks,
+        out_dir=args.out,
+        parameters=dict(args.parameter) or None,
+        timeout=args.timeout,
+        save_notebooks=args.save_notebooks,
+    )
+
+
+def render_reports_cli(
+    notebooks: Sequence[str | Path],
+    *,
+    out_dir: Path,
+    parameters: dict[str, Any] | None = None,
+    timeout: int = 600,
+    save_notebooks: bool = False,
+    label: str = "",
+) -> int:
+    """Render reports for a command line: one summary line, exit status 0, or 1 on a failed cell."""
     from nbclient.exceptions import CellExecutionError
 
     started = time.perf_counter()
+    on = f" on {label}" if label else ""
     try:
         written = render_reports(
-            args.notebooks,
-            out_dir=args.out,
-            parameters=dict(args.parameter) or None,
-            timeout=args.timeout,
-            save_notebooks=args.save_notebooks,
+            notebooks,
+            out_dir=out_dir,
+            parameters=parameters,
+            timeout=timeout,
+            save_notebooks=save_notebooks,
         )
     except CellExecutionError as exc:
-        print(f"error: a notebook cell failed:\n{exc}", file=sys.stderr)
+        print(f"error: a notebook cell failed{on}:\n{exc}", file=sys.stderr)
         return 1
     print(
-        f"wrote {len(written)} report(s) and {args.out / 'index.html'} "
+        f"wrote {len(written)} report(s){on} and {Path(out_dir) / 'index.html'} "
         f"in {time.perf_counter() - started:.1f} s"
     )
     return 0
