@@ -89,7 +89,11 @@ def main(argv: list[str] | None = None) -> None:
             f"| {r['case']} | {r['rows']:,} | {r['wall']:.1f} | {r['cpu_s']:.1f} | "
             f"{r['peak_rss_mib']:,.0f} | {r['rows'] / r['wall']:,.0f} | {ratio} |"
         )
-        extra = {k: v for k, v in r.items() if k not in {"case", "rows", "wall", "cpu_s", "peak_rss_mib", "process_s"}}  # noqa: E501
+        extra = {
+            k: v
+            for k, v in r.items()
+            if k not in {"case", "rows", "wall", "cpu_s", "peak_rss_mib", "process_s"}
+        }
         if extra:
             print(f"|  {r['case']} details | {json.dumps(extra)} ||||||")
 

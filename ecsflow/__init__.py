@@ -25,6 +25,7 @@ from ecsflow.graph import draw_graph, graph_diff, graph_frames, service_graph, w
 from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
 from ecsflow.progress import progress
 from ecsflow.read import FieldMismatchWarning
+from ecsflow.redact import redact
 from ecsflow.simulate import DEFAULT_V7_FORMAT, SimulationParams, SimulationResult, simulate
 from ecsflow.sources import expand_source
 
@@ -53,6 +54,7 @@ __all__ = [
     "parse_log_format",
     "progress",
     "read_flow_logs",
+    "redact",
     "render_notebook",
     "render_reports",
     "resolve_container_names",

@@ -13,8 +13,9 @@ offline both in JupyterLab and in the rendered HTML reports of :mod:`ecsflow.rep
 
 from __future__ import annotations
 
+import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, Literal
 
 import altair as alt
@@ -32,6 +33,28 @@ MAX_ROWS = 5_000
 """Most rows a chart builder accepts (altair's own default limit); aggregate or sample first."""
 
 _TYPE_CODES = {"quantitative": "Q", "temporal": "T", "nominal": "N", "ordinal": "O"}
+
+
+class ScriptSafeJSONEncoder(json.JSONEncoder):
+    """JSON that can sit inside an HTML ``<script>``: ``<``, ``>`` and ``&`` are escaped.
+
+    Flow-log strings (cluster and service names) are data that someone else controls. The
+    html renderer writes a chart's spec, data included, into a ``<script>`` element; a name
+    holding ``</script>`` would end it and turn the rest into markup. JSON has these
+    characters only inside strings, where ``\\u003c`` decodes back to ``<``: charts show the
+    same text.
+
+    >>> print(json.dumps({"name": "</script><img src=x>"}, cls=ScriptSafeJSONEncoder))
+    {"name": "\\u003c/script\\u003e\\u003cimg src=x\\u003e"}
+    """
+
+    def encode(self, o: Any) -> str:
+        text = super().encode(o)
+        return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+    def iterencode(self, o: Any, _one_shot: bool = False) -> Iterator[str]:
+        for chunk in super().iterencode(o, _one_shot):
+            yield chunk.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
 def setup_altair(*, environ: Mapping[str, str] | None = None) -> str:
@@ -63,7 +86,7 @@ def setup_altair(*, environ: Mapping[str, str] | None = None) -> str:
     """
     env = os.environ if environ is None else environ
     if env.get("ECSFLOW_REPORT", "").strip() == "1":
-        alt.renderers.enable("default")
+        alt.renderers.enable("default", json_kwds={"cls": ScriptSafeJSONEncoder})
     else:
         alt.renderers.enable("jupyter", offline=True)
     alt.data_transformers.enable("vegafusion")
