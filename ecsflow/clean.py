@@ -50,6 +50,20 @@ def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
     if f.is_integer or f.is_time:
         num = v.cast(pl.Int64, strict=False)
         problems = []
+        if dtype.is_float():
+            # Parquet written by other tools can hold DOUBLEs: only whole numbers are counts.
+            problems.append(
+                pl.when(v.is_not_null() & (v != v.floor())).then(
+                    pl.format(f"{f.name}: {{}} is not an integer", v)
+                )
+            )
+        if dtype.is_numeric() and not text:
+            # An unsigned 64-bit value above Int64's range casts to null: say so.
+            problems.append(
+                pl.when(v.is_not_null() & num.is_null()).then(
+                    pl.format(f"{f.name}: {{}} is out of range", v)
+                )
+            )
         if text:
             problems.append(
                 pl.when(v.is_not_null() & num.is_null()).then(

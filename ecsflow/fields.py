@@ -167,6 +167,8 @@ _I32 = (-(2**31), 2**31 - 1)
 _I64 = (-(2**63), 2**63 - 1)
 _COUNT = (0, 2**63 - 1)
 _PORT = (0, 65535)
+# Epochs from 10**11 up are milliseconds; the largest that still fits microseconds in Int64.
+_EPOCH = (0, (2**63 - 1) // 1000)
 
 _ECS = "'-' when the ENI is not an ECS task's."
 
@@ -181,8 +183,8 @@ FIELDS: tuple[Field, ...] = (
     Field("protocol", 2, pl.Int32(), "INT_32", "IANA protocol number.", (0, 255), PROTOCOL_NAMES),
     Field("packets", 2, pl.Int64(), "INT_64", "Packets transferred in the flow during the interval.", _COUNT),  # noqa: E501
     Field("bytes", 2, pl.Int64(), "INT_64", "Bytes transferred in the flow during the interval.", _COUNT),  # noqa: E501
-    Field("start", 2, TIME_DTYPE, "INT_64", "When the first packet of the flow was received in the interval (UTC).", (0, _I64[1])),  # noqa: E501
-    Field("end", 2, TIME_DTYPE, "INT_64", "When the last packet of the flow was received in the interval (UTC).", (0, _I64[1])),  # noqa: E501
+    Field("start", 2, TIME_DTYPE, "INT_64", "When the first packet of the flow was received in the interval (UTC).", _EPOCH),  # noqa: E501
+    Field("end", 2, TIME_DTYPE, "INT_64", "When the last packet of the flow was received in the interval (UTC).", _EPOCH),  # noqa: E501
     Field("action", 2, pl.Enum(["ACCEPT", "REJECT"]), "STRING", "ACCEPT or REJECT (by security group, network ACL, or after the connection closed)."),  # noqa: E501
     Field("log-status", 2, pl.Enum(["OK", "NODATA", "SKIPDATA"]), "STRING", "OK; NODATA: no traffic in the interval; SKIPDATA: records were skipped."),  # noqa: E501
     Field("vpc-id", 3, _CAT, "STRING", "VPC of the ENI."),

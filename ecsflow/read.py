@@ -20,7 +20,9 @@ and line, and a truncated gzip stream still yields the lines before the break.
 
 from __future__ import annotations
 
+import queue
 import re
+import threading
 import warnings
 import zlib
 from collections import deque
@@ -49,7 +51,13 @@ _ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
+_BOM = b"\xef\xbb\xbf"
 _WORKERS = 2
+_READ_CHUNK = 1 << 20  # compressed bytes per read
+_INFLATE_OUT = 4 << 20  # text bytes per inflate step
+_BLOCK = 8 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
+_QUEUED_BLOCKS = 2
+_DONE = object()
 _S3_WORKERS = 8
 _S3_SMALL_OBJECT = 16 << 20
 _PROGRESS_FILES = 20  # a bar is worth drawing from this many files on
@@ -69,10 +77,25 @@ def _decompressor():
         return zlib.decompressobj(31)
 
 
-def _inflate(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
+def _inflate_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from isal import isal_zlib
+
+        return (zlib.error, isal_zlib.error)
+    except ImportError:  # pragma: no cover
+        return (zlib.error,)
+
+
+INFLATE_ERRORS = _inflate_errors()
+# What `_inflate` yields besides bytes: the stream broke, or bytes follow its end.
+BROKEN, TRAILING = object(), object()
+
+
+def _inflate(chunks: Iterator[bytes]) -> Iterator[bytes | object]:
     """Decompress gzip (any number of members) or pass plain bytes through.
 
-    Yields ``None`` last if the gzip stream ended early (truncated or corrupt).
+    Yields :data:`BROKEN` last if the stream ends early or is corrupt, and :data:`TRAILING`
+    last if bytes that are not a gzip member follow the end of the stream.
     """
     first = next(chunks, b"")
     if not first.startswith(_GZIP_MAGIC):
@@ -85,27 +108,35 @@ def _inflate(chunks: Iterator[bytes]) -> Iterator[bytes | None]:
     while True:
         while pending:
             try:
-                out = d.decompress(pending)
-            except zlib.error:
-                yield None
+                # Bounded output: flow logs compress 10-100x, and memory should not.
+                out = d.decompress(pending, _INFLATE_OUT)
+            except INFLATE_ERRORS:
+                yield BROKEN
                 return
             if out:
                 yield out
             if d.eof:
                 pending = d.unused_data
                 if pending:
+                    if not _GZIP_MAGIC.startswith(pending[:2]):
+                        yield TRAILING
+                        return
                     d = _decompressor()
             else:
-                pending = b""
+                pending = d.unconsumed_tail
         nxt = next(chunks, None)
         if nxt is None:
             break
         pending = nxt
-    tail = d.flush()
+    try:
+        tail = d.flush()
+    except INFLATE_ERRORS:
+        yield BROKEN
+        return
     if tail:
         yield tail
     if not d.eof:
-        yield None
+        yield BROKEN
 
 
 def read_header(
@@ -114,6 +145,11 @@ def read_header(
     """The first line of a text file, and whether the file is gzip.
 
     Returns ``(None, is_gzip)`` for a file with no bytes or no line.
+
+    Raises
+    ------
+    FlowLogError
+        When the start of a gzip stream cannot be inflated.
     """
     raw = b"".join(iter_bytes(file, storage_options=storage_options, first=_PEEK))
     is_gzip = raw.startswith(_GZIP_MAGIC)
@@ -121,9 +157,9 @@ def read_header(
         d = _decompressor()
         try:
             raw = d.decompress(raw)
-        except zlib.error:
-            return "", True  # the full read reports where the stream breaks
-    line, _, _ = raw.partition(b"\n")
+        except INFLATE_ERRORS as exc:
+            raise FlowLogError(file.path, None, f"gzip stream is corrupt ({exc})") from None
+    line, _, _ = raw.removeprefix(_BOM).partition(b"\n")
     if not line:
         return None, is_gzip
     return line.rstrip(b"\r").decode("utf-8", errors="replace"), is_gzip
@@ -229,6 +265,13 @@ def _parse_block(
     return _split_lines(_lines_frame(block, first_line), columns, cw_export), lines
 
 
+def _fault_frame(line: int | None, raw: bytes, reason: str) -> pl.DataFrame:
+    return pl.DataFrame(
+        {LINE: [line], RAW: [raw.decode("utf-8", errors="replace") or None], REASON: [reason]},
+        schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
+    )
+
+
 def _text_batches(
     file: SourceFile,
     columns: list[str],
@@ -236,26 +279,31 @@ def _text_batches(
     storage_options: Mapping[str, Any] | None,
     n_rows: int | None,
 ) -> Iterator[pl.DataFrame]:
-    line_no, pending, produced = 1, b"", 0
-    for data in _inflate(iter_bytes(file, storage_options=storage_options)):
-        if data is None:
-            # The stream breaks inside line `line_no`: that line is the fault, the ones
-            # before it were read whole.
-            yield pl.DataFrame(
-                {
-                    LINE: [line_no],
-                    RAW: [pending.decode("utf-8", errors="replace") or None],
-                    REASON: [TRUNCATED],
-                },
-                schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String},
-            )
+    """Parsed blocks of about :data:`_BLOCK` bytes of text, in line order."""
+    line_no, pending, produced, first, data = 1, b"", 0, True, None
+    chunks = iter_bytes(file, storage_options=storage_options, chunk_size=_READ_CHUNK)
+    for data in _inflate(chunks):
+        if data is BROKEN:
+            # The stream breaks inside a line: that line is the fault, the ones before it
+            # were read whole.
+            cut = pending.rfind(b"\n")
+            if cut >= 0:
+                frame, lines = _parse_block(pending[:cut], line_no, columns, cw_export)
+                line_no += lines
+                yield frame
+            yield _fault_frame(line_no, pending[cut + 1 :], TRUNCATED)
             return
-        buf = pending + data
-        cut = buf.rfind(b"\n")
-        if cut < 0:
-            pending = buf
+        if data is TRAILING:
+            break  # reported once the lines before it are parsed
+        if first:
+            data, first = data.removeprefix(_BOM), False
+        pending += data
+        if len(pending) < _BLOCK:
             continue
-        block, pending = buf[:cut], buf[cut + 1 :]
+        cut = pending.rfind(b"\n")
+        if cut < 0:
+            continue
+        block, pending = pending[:cut], pending[cut + 1 :]
         frame, lines = _parse_block(block, line_no, columns, cw_export)
         line_no += lines
         produced += frame.height
@@ -263,7 +311,9 @@ def _text_batches(
         if n_rows is not None and produced >= n_rows:
             return
     if pending:
-        yield _parse_block(pending, line_no, columns, cw_export)[0]
+        yield _parse_block(pending.removesuffix(b"\n"), line_no, columns, cw_export)[0]
+    if data is TRAILING:
+        yield _fault_frame(None, b"", "gzip stream is followed by bytes that are not gzip")
 
 
 @dataclass(frozen=True)
@@ -311,15 +361,34 @@ def text_format(
     return TextFormat(tuple(columns), has_header, cw_export)
 
 
-def _file_frames(
-    file: SourceFile, fmt: TextFormat, storage_options: Mapping[str, Any] | None
-) -> list[pl.DataFrame]:
-    frames = []
-    for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
-        if fmt.has_header:
-            df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
-        frames.append(df.with_columns(pl.lit(file.path).alias(FILE)))
-    return frames
+def _fill(
+    file: SourceFile,
+    fmt: TextFormat,
+    storage_options: Mapping[str, Any] | None,
+    out: queue.Queue,
+    stop: threading.Event,
+) -> None:
+    """Parse one file into ``out``, block by block, then put :data:`_DONE` (or the error)."""
+
+    def put(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                out.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    try:
+        for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
+            if fmt.has_header:
+                df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
+            if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
+                return
+    except BaseException as exc:  # handed to the consumer, which raises it
+        put(exc)
+        return
+    put(_DONE)
 
 
 def _progress_bar(files: Sequence[SourceFile], show: bool | None):
@@ -345,43 +414,52 @@ def _scan_text_files(
     def source(with_columns, predicate, n_rows, batch_size) -> Iterator[pl.DataFrame]:
         produced, done, enough = 0, 0, False
         bar = _progress_bar(files, show_progress)
-        # Small S3 objects wait on the network more than on the CPU: keep more in flight,
-        # as many as fit in a bounded amount of compressed bytes.
+        # Small S3 objects wait on the network more than on the CPU: keep more in flight.
         sizes = [f.size or 0 for f in files]
         small = files and all(f.is_s3 for f in files) and max(sizes) <= _S3_SMALL_OBJECT
         workers = _S3_WORKERS if small else _WORKERS
-        # Inflating (ISA-L) and parsing (polars) release the GIL: two files in flight use
-        # both cores, and at most a few parsed files are held at once.
+        # Inflating (ISA-L) and parsing (polars) release the GIL, so files in flight use both
+        # cores. Each file's parsed blocks wait in a short queue: memory is bounded by the
+        # files in flight times a few blocks, whatever the size of a file.
+        stop = threading.Event()
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            pending: deque = deque()
+            flight: deque = deque()
             todo = iter(files)
+
+            def launch(f: SourceFile) -> None:
+                q: queue.Queue = queue.Queue(maxsize=_QUEUED_BLOCKS)
+                flight.append(q)
+                pool.submit(_fill, f, fmt, storage_options, q, stop)
+
             for f in islice(todo, workers + 1):
-                pending.append(pool.submit(_file_frames, f, fmt, storage_options))
-            while pending and not enough:
-                frames = pending.popleft().result()
-                nxt = next(todo, None)
-                if nxt is not None:
-                    pending.append(pool.submit(_file_frames, nxt, fmt, storage_options))
-                for df in frames:
-                    df = df.select(
-                        pl.col(c) if c in df.columns else pl.lit(None, t).alias(c)
-                        for c, t in schema.items()
-                    )
-                    if predicate is not None:
-                        df = df.filter(predicate)
-                    if with_columns is not None:
-                        df = df.select(with_columns)
-                    yield df
-                    produced += df.height
-                    enough = n_rows is not None and produced >= n_rows
-                    if enough:
-                        break
-                if bar is not None:
-                    bar.update(files[done].size or 0)
-                    bar.set_postfix(files=f"{done + 1}/{len(files)}", rows=produced)
-                done += 1
-            for fut in pending:
-                fut.cancel()
+                launch(f)
+            try:
+                while flight and not enough:
+                    q = flight.popleft()
+                    while (item := q.get()) is not _DONE:
+                        if isinstance(item, BaseException):
+                            raise item
+                        df = item.select(
+                            pl.col(c) if c in item.columns else pl.lit(None, t).alias(c)
+                            for c, t in schema.items()
+                        )
+                        if predicate is not None:
+                            df = df.filter(predicate)
+                        if with_columns is not None:
+                            df = df.select(with_columns)
+                        yield df
+                        produced += df.height
+                        enough = n_rows is not None and produced >= n_rows
+                        if enough:
+                            break
+                    if bar is not None:
+                        bar.update(files[done].size or 0)
+                        bar.set_postfix(files=f"{done + 1}/{len(files)}", rows=produced)
+                    done += 1
+                    if (nxt := next(todo, None)) is not None:
+                        launch(nxt)
+            finally:
+                stop.set()  # workers blocked on a full queue give up
         if bar is not None:
             bar.close()
 
@@ -507,7 +585,12 @@ def scan_files(
     )
     for file in files:
         if file.kind == "parquet":
-            frames.append(_renamed(_scan_parquet(file, storage_options), rename))
+            try:
+                frames.append(_renamed(_scan_parquet(file, storage_options), rename))
+            except FlowLogError as err:
+                if strict:
+                    raise
+                frames.append(_fault(file, err.reason, None))
         elif file.kind == "csv":
             lf = _scan_csv(file, storage_options)
             if not rename:
@@ -518,7 +601,8 @@ def scan_files(
             if isinstance(fmt, FlowLogError):
                 if strict:
                     raise fmt
-                frames.append(_fault(file, fmt.reason, fmt.line))
+                # A fault of the whole file: none of its lines can be read as records.
+                frames.append(_fault(file, fmt.reason, None))
                 continue
             groups.setdefault(fmt, []).append(file)
     for fmt, members in groups.items():

@@ -156,14 +156,6 @@ def test_corrupted_text_raises_only_flowlogerror(data: bytes):
         ecsflow.bad_lines(path)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "a corrupt (not truncated) gzip stream raises isal's igzip_lib.IsalError, which is not "
-        "a zlib.error: read.read_header and read._inflate catch only zlib.error (see "
-        "test_corpus.py, corrupt_gzip_*.log.gz)"
-    ),
-)
 @settings(SETTINGS, derandomize=True)
 @given(data=corrupted(gzip.compress(VALID_BYTES, mtime=0)))
 def test_corrupted_gzip_raises_only_flowlogerror(data: bytes):
