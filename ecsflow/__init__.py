@@ -26,6 +26,7 @@ from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
 from ecsflow.progress import progress
 from ecsflow.read import FieldMismatchWarning
 from ecsflow.redact import redact
+from ecsflow.reduce import aggregate_flows, clean_aggregate, reduce_flows
 from ecsflow.simulate import DEFAULT_V7_FORMAT, SimulationParams, SimulationResult, simulate
 from ecsflow.sources import expand_source
 
@@ -40,9 +41,11 @@ __all__ = [
     "FlowLogError",
     "SimulationParams",
     "SimulationResult",
+    "aggregate_flows",
     "attribute_flows",
     "bad_lines",
     "bar_chart",
+    "clean_aggregate",
     "clean_flow_logs",
     "container_slots",
     "draw_graph",
@@ -55,6 +58,7 @@ __all__ = [
     "progress",
     "read_flow_logs",
     "redact",
+    "reduce_flows",
     "render_notebook",
     "render_reports",
     "resolve_container_names",

@@ -218,7 +218,17 @@ def _run_report(args: argparse.Namespace) -> int:
     )
 
 
-SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (_add_simulate, _add_report)
+def _add_athena(sub: argparse._SubParsersAction) -> None:
+    from ecsflow.athena import add_cli
+
+    add_cli(sub)
+
+
+SUBCOMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    _add_simulate,
+    _add_report,
+    _add_athena,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
