@@ -10,7 +10,6 @@ Examples
 """
 
 from ecsflow.attribute import PEER_KINDS, attribute_flows, task_intervals
-from ecsflow.charts import bar_chart, heatmap_chart, setup_altair, timeline_chart
 from ecsflow.clean import BadLinesWarning, clean_flow_logs
 from ecsflow.containers import (
     container_slots,
@@ -21,7 +20,6 @@ from ecsflow.containers import (
 )
 from ecsflow.errors import FlowLogError
 from ecsflow.fields import DEFAULT_FORMAT, FIELDS, Field, parse_log_format, schema_markdown
-from ecsflow.graph import draw_graph, graph_diff, graph_frames, service_graph, write_graph
 from ecsflow.load import bad_lines, read_flow_logs, scan_flow_logs
 from ecsflow.progress import progress
 from ecsflow.read import FieldMismatchWarning
@@ -75,10 +73,30 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    # The report machinery imports nbconvert and nbclient: load it only when asked for.
-    if name in ("render_notebook", "render_reports"):
-        from ecsflow import report
+# altair takes over a second to import and the report machinery pulls in nbconvert: load
+# their modules on first use, so that loading flow logs starts fast.
+_LAZY = {
+    "bar_chart": "charts",
+    "heatmap_chart": "charts",
+    "setup_altair": "charts",
+    "timeline_chart": "charts",
+    "draw_graph": "graph",
+    "graph_diff": "graph",
+    "graph_frames": "graph",
+    "service_graph": "graph",
+    "write_graph": "graph",
+    "render_notebook": "report",
+    "render_reports": "report",
+}
 
-        return getattr(report, name)
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(f"ecsflow.{_LAZY[name]}"), name)
     raise AttributeError(f"module 'ecsflow' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

@@ -34,7 +34,6 @@ __all__ = ["BadLinesWarning", "OnBadLines", "clean_flow_logs"]
 OnBadLines = Literal["error", "warn", "skip"]
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
-_FARGATE_ID = r"^([0-9a-f]{32})-(\d+)$"
 _INTEGER_TEXT = r"^[+-]?\d+$"
 
 
@@ -114,32 +113,44 @@ def _derived(columns: set[str]) -> list[pl.Expr]:
                 .alias(f"{f.column}_name")
             )
     if "tcp_flags" in columns:
-        flags = pl.col("tcp_flags")
-        syn_ack = (flags & 18) == 18
-        names = []
-        for bit, name in TCP_FLAG_BITS.items():
-            is_set = (flags & bit) != 0
-            if bit == 2:
-                names.append(
-                    pl.when(syn_ack).then(pl.lit("SYN-ACK")).when(is_set).then(pl.lit(name))
-                )
-            elif bit == 16:
-                names.append(pl.when(is_set & ~syn_ack).then(pl.lit(name)))
-            else:
-                names.append(pl.when(is_set).then(pl.lit(name)))
+        # tcp-flags is one byte: look the 256 decodings up rather than test bits per row.
         out.append(
-            pl.when(flags.is_not_null())
-            .then(pl.concat_list(names).list.drop_nulls())
+            pl.col("tcp_flags")
+            .replace_strict(TCP_FLAG_NAMES, default=None, return_dtype=pl.List(pl.String))
             .alias("tcp_flag_names")
         )
     for col in CONTAINER_ID_COLUMNS:
         if col in columns:
-            text = pl.col(col).cast(pl.String)
+            # A Fargate id is "<32-hex task id>-<number>"; a 64-hex Docker id has no dash.
+            parts = pl.col(col).cast(pl.String).str.split_exact("-", 1)
+            task, number = parts.struct.field("field_0"), parts.struct.field("field_1")
+            fargate = (task.str.len_bytes() == 32) & number.is_not_null()
             out += [
-                text.str.extract(_FARGATE_ID, 1).cast(pl.Categorical()).alias(f"{col}_task_id"),
-                text.str.extract(_FARGATE_ID, 2).cast(pl.Int64).alias(f"{col}_suffix"),
+                pl.when(fargate).then(task).cast(pl.Categorical()).alias(f"{col}_task_id"),
+                pl.when(fargate).then(number.cast(pl.Int64, strict=False)).alias(f"{col}_suffix"),
             ]
     return out
+
+
+def tcp_flag_names(flags: int) -> list[str]:
+    """The TCP flags of a ``tcp-flags`` value, SYN and ACK together read as SYN-ACK.
+
+    >>> tcp_flag_names(19)
+    ['FIN', 'SYN-ACK']
+    >>> tcp_flag_names(0)
+    []
+    """
+    syn_ack = flags & 18 == 18
+    names = []
+    for bit, name in TCP_FLAG_BITS.items():
+        if bit == 2 and syn_ack:
+            names.append("SYN-ACK")
+        elif flags & bit and not (bit == 16 and syn_ack):
+            names.append(name)
+    return names
+
+
+TCP_FLAG_NAMES: dict[int, list[str]] = {v: tcp_flag_names(v) for v in range(256)}
 
 
 def _raise_first(batch: pl.Series, **_: object) -> pl.Series:
