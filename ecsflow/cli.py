@@ -181,6 +181,17 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="also write each executed notebook (with outputs) beside its report",
     )
+    p.add_argument(
+        "--redact",
+        action="store_true",
+        help="mask account ids (also inside ARNs) and public IPs with stable pseudonyms, so "
+        "the reports can be shared; the key comes from --redact-key or ECSFLOW_REDACT_KEY",
+    )
+    p.add_argument(
+        "--redact-key",
+        default=None,
+        help="secret for the pseudonyms: the same key gives the same pseudonyms",
+    )
     p.set_defaults(func=_run_report)
 
 
@@ -208,14 +219,45 @@ def _run_report(args: argparse.Namespace) -> int:
     parameters: dict[str, object] = {"SOURCE": source}
     if args.storage_options:
         parameters["STORAGE_OPTIONS"] = dict(args.storage_options)
-    return render_reports_cli(
-        _notebook_paths(args.notebooks),
-        out_dir=args.out,
-        parameters=parameters,
-        timeout=args.timeout,
-        save_notebooks=args.save_notebooks,
-        label=source,
+    notebooks = _notebook_paths(args.notebooks)
+    if not args.redact:
+        return render_reports_cli(
+            notebooks,
+            out_dir=args.out,
+            parameters=parameters,
+            timeout=args.timeout,
+            save_notebooks=args.save_notebooks,
+            label=source,
+        )
+    import os
+    import shutil
+
+    from ecsflow.redact import write_redacted
+
+    key = args.redact_key or os.environ.get("ECSFLOW_REDACT_KEY")
+    if not key:
+        raise ValueError("--redact needs --redact-key or ECSFLOW_REDACT_KEY")
+    # The notebooks read a redacted copy, kept inside OUT while they run: nothing of the
+    # original (account ids, public addresses, its path) reaches the reports.
+    staged = Path(args.out) / ".redacted-source"
+    write_redacted(
+        source,
+        staged,
+        key=key,
+        storage_options=dict(args.storage_options) or None,
     )
+    parameters = {"SOURCE": str(staged.resolve())}
+    try:
+        return render_reports_cli(
+            notebooks,
+            out_dir=args.out,
+            parameters=parameters,
+            timeout=args.timeout,
+            save_notebooks=args.save_notebooks,
+            label="the redacted logs",
+        )
+    finally:
+        shutil.rmtree(staged, ignore_errors=True)
 
 
 def _add_athena(sub: argparse._SubParsersAction) -> None:

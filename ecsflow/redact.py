@@ -42,13 +42,15 @@ import hashlib
 import hmac
 import ipaddress
 import re
-from typing import TypeVar
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, TypeVar
 
 import polars as pl
 
 from ecsflow.attribute import is_private_ip
 
-__all__ = ["pseudonym_account", "pseudonym_ip", "redact"]
+__all__ = ["pseudonym_account", "pseudonym_ip", "redact", "write_redacted"]
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 
@@ -164,3 +166,34 @@ def redact(
         )
         for c in texts
     )
+
+
+def write_redacted(
+    source: Any,
+    out_dir: str | Path,
+    /,
+    *,
+    key: str | bytes,
+    storage_options: Mapping[str, Any] | None = None,
+) -> Path:
+    """Load flow logs, redact them and write them as one Parquet delivery in ``out_dir``.
+
+    The file has AWS's Parquet column names and types (``flows.log.parquet``), so every
+    ecsflow function and notebook reads it like the original.
+
+    Examples
+    --------
+    >>> import tempfile, ecsflow
+    >>> path = write_redacted("data/samples/article", tempfile.mkdtemp(), key="example")
+    >>> "123456789012" in set(ecsflow.read_flow_logs(path)["account_id"].cast(pl.String))
+    False
+    """
+    from ecsflow.load import scan_flow_logs
+    from ecsflow.reduce import to_raw
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "flows.log.parquet"
+    flows = scan_flow_logs(source, storage_options=storage_options)
+    to_raw(redact(flows, key=key)).sink_parquet(path)
+    return path

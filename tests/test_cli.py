@@ -124,3 +124,28 @@ def test_report_rejects_a_missing_source_or_notebook(tmp_path, capsys):
     )
     assert args.storage_options == [("aws_region", "eu-west-1")]
     assert args.notebooks is None  # 04 and 05
+
+
+def test_report_redact_leaves_no_account_id_or_public_ip(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("ECSFLOW_REDACT_KEY", raising=False)
+    sim = tmp_path / "sim"
+    ecsflow.simulate(sim, seed=2, records=2000)
+    flows = ecsflow.read_flow_logs(sim)
+    accounts = set(flows["account_id"].cast(pl.String).drop_nulls())
+    assert accounts == {"123456789012"}
+    out = tmp_path / "shared"
+    status = main(
+        ["report", str(sim), "--out", str(out), "--notebooks", "05_investigate_your_logs",
+         "--redact", "--redact-key", "test-key", "--save-notebooks"]
+    )  # fmt: skip
+    assert status == 0
+    written = [p for p in out.rglob("*") if p.is_file()]
+    assert {p.name for p in written} >= {"05_investigate_your_logs.html", "index.html"}
+    assert not (out / ".redacted-source").exists()  # the staged copy is removed
+    for path in written:
+        text = path.read_text(encoding="utf-8")
+        assert "123456789012" not in text, path.name
+        assert str(sim) not in text, path.name  # nor the original path
+    with pytest.raises(SystemExit) as exc:
+        main(["report", str(sim), "--out", str(tmp_path / "x"), "--redact"])
+    assert exc.value.code == 2
