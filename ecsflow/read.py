@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+import numpy as np
 import polars as pl
 from polars.io.plugins import register_io_source
 
@@ -57,6 +58,7 @@ _READ_CHUNK = 1 << 20  # compressed bytes per read
 _INFLATE_OUT = 4 << 20  # text bytes per inflate step
 _BLOCK = 8 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
 _QUEUED_BLOCKS = 2
+_BUNDLE_BYTES = 1 << 20  # compressed bytes of small files parsed together
 _DONE = object()
 _S3_WORKERS = 8
 _S3_SMALL_OBJECT = 16 << 20
@@ -361,14 +363,56 @@ def text_format(
     return TextFormat(tuple(columns), has_header, cw_export)
 
 
+def _whole_text(file: SourceFile, fmt: TextFormat, storage_options) -> bytes | None:
+    """A small file's records as one block (header, BOM and final newline removed), or None
+    when it needs the careful, streaming path (a broken or trailing gzip stream)."""
+    parts = []
+    for data in _inflate(iter_bytes(file, storage_options=storage_options)):
+        if data is BROKEN or data is TRAILING:
+            return None
+        parts.append(data)
+    text = b"".join(parts).removeprefix(_BOM)
+    if fmt.has_header:
+        text = text.partition(b"\n")[2]
+    return text.removesuffix(b"\n")
+
+
+def _bundle_frame(
+    bundle: Sequence[SourceFile], fmt: TextFormat, storage_options
+) -> pl.DataFrame | None:
+    """Parse several small files with one CSV read: per-call overhead dominates small files.
+
+    Returns None when any file is irregular; the caller then reads them one by one.
+    """
+    texts = []
+    for file in bundle:
+        text = _whole_text(file, fmt, storage_options)
+        if text is None:
+            return None
+        if text:
+            texts.append((file.path, text))
+    if not texts:
+        return pl.DataFrame(
+            schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String, FILE: pl.String}
+        )
+    frame = _fast_block(b"\n".join(t for _, t in texts), 1, list(fmt.columns))
+    if frame is None:
+        return None
+    counts = [t.count(b"\n") + 1 for _, t in texts]
+    first = 2 if fmt.has_header else 1
+    lines = np.concatenate([np.arange(first, first + n, dtype=np.int64) for n in counts])
+    paths = pl.Series(FILE, [p for p, _ in texts]).gather(np.repeat(np.arange(len(texts)), counts))
+    return frame.with_columns(pl.Series(LINE, lines), paths)
+
+
 def _fill(
-    file: SourceFile,
+    bundle: Sequence[SourceFile],
     fmt: TextFormat,
     storage_options: Mapping[str, Any] | None,
     out: queue.Queue,
     stop: threading.Event,
 ) -> None:
-    """Parse one file into ``out``, block by block, then put :data:`_DONE` (or the error)."""
+    """Parse files into ``out``, block by block, then put :data:`_DONE` (or the error)."""
 
     def put(item: object) -> bool:
         while not stop.is_set():
@@ -380,15 +424,38 @@ def _fill(
         return False
 
     try:
-        for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
-            if fmt.has_header:
-                df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
-            if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
+        if len(bundle) > 1 and not fmt.cw_export:
+            frame = _bundle_frame(bundle, fmt, storage_options)
+            if frame is not None:
+                put(frame)
+                put(_DONE)
                 return
+        for file in bundle:
+            for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
+                if fmt.has_header:
+                    df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
+                if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
+                    return
     except BaseException as exc:  # handed to the consumer, which raises it
         put(exc)
         return
     put(_DONE)
+
+
+def _bundles(files: Sequence[SourceFile]) -> list[list[SourceFile]]:
+    """Consecutive small files grouped up to :data:`_BUNDLE_BYTES` compressed bytes."""
+    out: list[list[SourceFile]] = []
+    size = 0
+    for f in files:
+        small = f.size is not None and f.size <= _BUNDLE_BYTES
+        if small and out and size and size + f.size <= _BUNDLE_BYTES:
+            out[-1].append(f)
+            size += f.size
+        else:
+            out.append([f])
+            # A large file (or one of unknown size) streams alone; nothing joins it.
+            size = f.size if small else 0
+    return out
 
 
 def _progress_bar(files: Sequence[SourceFile], show: bool | None):
@@ -422,20 +489,21 @@ def _scan_text_files(
         # cores. Each file's parsed blocks wait in a short queue: memory is bounded by the
         # files in flight times a few blocks, whatever the size of a file.
         stop = threading.Event()
+        bundles = _bundles(files)
         with ThreadPoolExecutor(max_workers=workers) as pool:
             flight: deque = deque()
-            todo = iter(files)
+            todo = iter(bundles)
 
-            def launch(f: SourceFile) -> None:
+            def launch(bundle: list[SourceFile]) -> None:
                 q: queue.Queue = queue.Queue(maxsize=_QUEUED_BLOCKS)
-                flight.append(q)
-                pool.submit(_fill, f, fmt, storage_options, q, stop)
+                flight.append((q, bundle))
+                pool.submit(_fill, bundle, fmt, storage_options, q, stop)
 
-            for f in islice(todo, workers + 1):
-                launch(f)
+            for b in islice(todo, workers + 1):
+                launch(b)
             try:
                 while flight and not enough:
-                    q = flight.popleft()
+                    q, bundle = flight.popleft()
                     while (item := q.get()) is not _DONE:
                         if isinstance(item, BaseException):
                             raise item
@@ -452,10 +520,10 @@ def _scan_text_files(
                         enough = n_rows is not None and produced >= n_rows
                         if enough:
                             break
+                    done += len(bundle)
                     if bar is not None:
-                        bar.update(files[done].size or 0)
-                        bar.set_postfix(files=f"{done + 1}/{len(files)}", rows=produced)
-                    done += 1
+                        bar.update(sum(f.size or 0 for f in bundle))
+                        bar.set_postfix(files=f"{done}/{len(files)}", rows=produced)
                     if (nxt := next(todo, None)) is not None:
                         launch(nxt)
             finally:
