@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -137,11 +138,21 @@ NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 REPORT_NOTEBOOKS = ("04_service_graph", "05_investigate_your_logs")
 
 
+# Options that are secrets: they would be written into the report with the notebook's
+# parameters, so they must come from the AWS credential chain instead.
+_SECRET_OPTION = re.compile(r"secret|token|access_key|password|credential", re.IGNORECASE)
+
+
 def _storage_option(text: str) -> tuple[str, str]:
-    """Parse ``KEY=VALUE`` for ``--storage-option``."""
+    """Parse ``KEY=VALUE`` for ``--storage-option``; credentials are refused."""
     key, sep, value = text.partition("=")
     if not sep or not key.strip():
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    if _SECRET_OPTION.search(key):
+        raise argparse.ArgumentTypeError(
+            f"{key.strip()} is a credential: reports show their parameters, so give credentials "
+            "through the standard AWS chain (environment, profile, role), not --storage-option"
+        )
     return key.strip(), value
 
 

@@ -149,3 +149,18 @@ def test_report_redact_leaves_no_account_id_or_public_ip(tmp_path, capsys, monke
     with pytest.raises(SystemExit) as exc:
         main(["report", str(sim), "--out", str(tmp_path / "x"), "--redact"])
     assert exc.value.code == 2
+
+
+def test_report_refuses_credentials_as_storage_options(tmp_path, capsys):
+    for option in (
+        "aws_secret_access_key=s3cr3tValue",
+        "aws_access_key_id=AKIAEXAMPLE",
+        "aws_session_token=sessionTok3n",
+    ):
+        with pytest.raises(SystemExit) as exc:
+            main(
+                ["report", str(tmp_path), "--out", str(tmp_path / "o"), "--storage-option", option]
+            )
+        assert exc.value.code == 2
+        err = capsys.readouterr().err
+        assert "is a credential" in err and option.split("=")[1] not in err

@@ -240,3 +240,19 @@ def test_redacted_frame_has_no_account_id_or_public_ip(hostile):
     assert not everything.str.contains(ACCOUNT, literal=True).any()
     assert not everything.is_in(list(public)).any()
     assert re.fullmatch(r"000\d{9}", out["account_id"].cast(pl.String)[0])
+
+
+def test_no_code_evaluates_or_unpickles_data():
+    # Flow-log values are data someone else controls: nothing in ecsflow may run them.
+    import ast
+
+    forbidden = {"eval", "exec", "compile", "__import__"}
+    modules = {"pickle", "marshal", "shelve", "dill", "cloudpickle"}
+    for path in sorted((ROOT / "ecsflow").rglob("*.py")):
+        tree = ast.parse(path.read_text(), filename=str(path))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+                assert node.func.id not in forbidden, f"{path.name}:{node.lineno}"
+            if isinstance(node, ast.Import | ast.ImportFrom):
+                names = [a.name for a in node.names] + [getattr(node, "module", None) or ""]
+                assert not modules & {n.split(".")[0] for n in names}, f"{path.name}:{node.lineno}"
