@@ -285,15 +285,22 @@ def _partition_filter(t: Any, layout: Layout, lo: datetime, hi: datetime) -> Any
         return t.day.between(lo.strftime("%Y/%m/%d"), last.strftime("%Y/%m/%d"))
     if layout == "hourly":
         return t.date_hour.between(lo.strftime("%Y/%m/%d/%H"), last.strftime("%Y/%m/%d/%H"))
-    days, day = [], lo.date()
-    while day <= last.date():
-        days.append(day)
-        day += timedelta(days=1)
-    # Integer projections prune on equalities: one (year, month, day) term per day.
-    terms = [
-        (t.year == f"{d.year:04d}") & (t.month == f"{d.month:02d}") & (t.day == f"{d.day:02d}")
-        for d in days
-    ]
+    # Integer projections prune on equalities: one (year, month, day[, hour]) term per day, or
+    # per hour for an hourly layout and a window of up to two days.
+    hourly = layout == "hive-hourly" and last - lo <= timedelta(hours=48)
+    step = timedelta(hours=1) if hourly else timedelta(days=1)
+    point = lo.replace(minute=0, second=0, microsecond=0)
+    if not hourly:
+        point = point.replace(hour=0)
+    terms = []
+    while point <= last:
+        term = (
+            (t.year == f"{point.year:04d}")
+            & (t.month == f"{point.month:02d}")
+            & (t.day == f"{point.day:02d}")
+        )
+        terms.append(term & (t.hour == f"{point.hour:02d}") if hourly else term)
+        point += step
     return ibis.or_(*terms)
 
 

@@ -244,6 +244,19 @@ def test_window_scans_only_its_partitions(tmp_path, sim_flows):
     hive = aggregate_sql(header, start="2024-06-03T23:00", end="2024-06-05", layout="hive")
     days = re.findall(r"\"day\" = '(\d\d)'", hive)
     assert days == ["03", "04", "05"]
+    # Hive with hourly folders prunes to the window's hours (and the next, for late ends).
+    hourly = aggregate_sql(
+        header, start="2024-06-03T02:00", end="2024-06-03T03:00", layout="hive-hourly"
+    )
+    assert re.findall(r"\"hour\" = '(\d\d)'", hourly) == ["02", "03"]
+    con_hive = duckdb.connect()
+    duckdb_table(
+        con_hive,
+        _relayout(SIMULATED, tmp_path / "hh", "hive-hourly"),
+        log_format=header,
+        layout="hive-hourly",
+    )
+    assert_frame_equal(_sorted(local), _sorted(_run_on_duckdb(hourly, con_hive)))
 
 
 def test_sql_keeps_to_what_trino_accepts():
