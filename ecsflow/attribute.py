@@ -140,7 +140,8 @@ def task_intervals(flows: FrameT, /, *, describe_tasks: Any = None) -> FrameT:
         .agg(
             pl.col("start").min().alias("first_seen"),
             pl.col("end").max().alias("last_seen"),
-            pl.len().alias("records"),
+            # Aggregated input (ecsflow.aggregate_flows) says how many records a row stands for.
+            (pl.col("records").sum() if "records" in schema else pl.len()).alias("records"),
             # A task's first records can lack ECS fields until its ECS event arrives:
             # the ENI belongs to one task for its whole life, so take any non-null value.
             *[pl.col(c).drop_nulls().first().alias(c) for c in _OWNER],

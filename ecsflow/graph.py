@@ -87,11 +87,24 @@ def _edges_frame(
         _node("dst", level, internet_prefix).alias("__dst_node"),
     )
     pick = lambda a, b: pl.when(client_is_src).then(pl.col(a)).otherwise(pl.col(b))  # noqa: E731
-    accept = pl.col("action") == "ACCEPT" if "action" in schema else pl.lit(True)
     # Formats without bytes or packets still give a graph (their sums are 0).
     for name in ("bytes", "packets"):
         if name not in schema:
             lazy = lazy.with_columns(pl.lit(None, pl.Int64).alias(name))
+    accept = pl.col("action") == "ACCEPT" if "action" in schema else pl.lit(True)
+    # Aggregated input (ecsflow.aggregate_flows) says how many records each row stands for.
+    if "records" in schema:
+        counts = [
+            pl.col("records").sum().alias("records"),
+            (pl.col("records") * accept).sum().alias("accepted"),
+            (pl.col("records") * ~accept).sum().alias("rejected"),
+        ]
+    else:
+        counts = [
+            pl.len().alias("records"),
+            accept.sum().alias("accepted"),
+            (~accept).sum().alias("rejected"),
+        ]
     edges = (
         lazy.with_columns(
             pick("__src_node", "__dst_node").alias("client"),
@@ -113,13 +126,11 @@ def _edges_frame(
             pl.col("__to_client").sum().alias("bytes_to_client"),
             pl.col("packets").sum().alias("packets"),
             pl.col("__conn").n_unique().alias("flows"),
-            pl.len().alias("records"),
+            *counts,
             pl.col("server_port").drop_nulls().unique().sort().alias("server_ports"),
             pl.col("protocol").drop_nulls().unique().sort().alias("protocols"),
             pl.col("start").min().alias("first_seen"),
             pl.col("end").max().alias("last_seen"),
-            accept.sum().alias("accepted"),
-            (~accept).sum().alias("rejected"),
         )
         .with_columns((pl.col("bytes_to_server") + pl.col("bytes_to_client")).alias("bytes"))
         .sort("client", "server")

@@ -98,7 +98,7 @@ def test_polars_and_duckdb_give_equal_frames(flows):
 
 def _edges(graph) -> dict:
     keep = ("bytes", "bytes_to_server", "bytes_to_client", "packets", "flows", "server_ports",
-            "protocols", "first_seen", "last_seen")  # fmt: skip
+            "protocols", "first_seen", "last_seen", "records", "accepted", "rejected")  # fmt: skip
     return {(u, v): {k: d[k] for k in keep} for u, v, d in graph.edges(data=True)}
 
 
@@ -128,5 +128,11 @@ def test_attribution_on_aggregates_matches_records(flows):
     assert_frame_equal(
         _sorted(by_records.with_columns(pl.col("records").cast(pl.Int64))),
         _sorted(by_aggregate),
+        check_dtypes=False,
+    )
+    # ENI intervals count records, not aggregate rows.
+    assert_frame_equal(
+        ecsflow.task_intervals(agg).select("interface_id", "ip", "records"),
+        ecsflow.task_intervals(flows).select("interface_id", "ip", "records"),
         check_dtypes=False,
     )
