@@ -547,17 +547,27 @@ def _fault(file: SourceFile, reason: str, line: int | None) -> pl.LazyFrame:
     )
 
 
-def _scan_parquet(file: SourceFile, storage_options: Mapping[str, Any] | None) -> pl.LazyFrame:
-    lf = pl.scan_parquet(
-        file.path, storage_options=storage_options, row_index_name=LINE, row_index_offset=1
-    )
+def _parquet_schema(
+    file: SourceFile, storage_options: Mapping[str, Any] | None
+) -> tuple[tuple[str, pl.DataType], ...] | FlowLogError:
     try:
-        names = lf.collect_schema().names()  # reads the footer: fail here, naming the file
-    except Exception as exc:
-        raise FlowLogError(file.path, None, f"not a readable Parquet file ({exc})") from exc
-    return lf.rename({c: column_name(c) for c in names if c != LINE}).with_columns(
-        pl.col(LINE).cast(pl.Int64),
-        pl.lit(file.path).alias(FILE),
+        schema = pl.scan_parquet(file.path, storage_options=storage_options).collect_schema()
+    except Exception as exc:  # the footer is unreadable: name the file
+        return FlowLogError(file.path, None, f"not a readable Parquet file ({exc})")
+    return tuple(schema.items())
+
+
+def _scan_parquet_files(
+    files: Sequence[SourceFile], storage_options: Mapping[str, Any] | None
+) -> pl.LazyFrame:
+    """One scan over Parquet files that share a schema; rows numbered within each file."""
+    lf = pl.scan_parquet(
+        [f.path for f in files], storage_options=storage_options, include_file_paths=FILE
+    )
+    names = [c for c in lf.collect_schema().names() if c != FILE]
+    return lf.rename({c: column_name(c) for c in names}).with_columns(
+        pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over(FILE).alias(LINE),
+        pl.col(FILE).cast(pl.String),
         pl.lit(None, pl.String).alias(RAW),
         pl.lit(None, pl.String).alias(REASON),
     )
@@ -651,15 +661,25 @@ def scan_files(
         log_format=log_format,
         storage_options=storage_options,
     )
+    # Parquet files that share a schema are one scan: per-file plans cost more than the data.
+    parquet = [f for f in files if f.kind == "parquet"]
+    workers = _S3_WORKERS if any(f.is_s3 for f in parquet) else _WORKERS
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        schemas = list(pool.map(lambda f: _parquet_schema(f, storage_options), parquet))
+    parquet_groups: dict[tuple, list[SourceFile]] = {}
+    for file, schema in zip(parquet, schemas, strict=True):
+        if isinstance(schema, FlowLogError):
+            if strict:
+                raise schema
+            frames.append(_fault(file, schema.reason, None))
+        else:
+            parquet_groups.setdefault(schema, []).append(file)
+    for members in parquet_groups.values():
+        frames.append(_renamed(_scan_parquet_files(members, storage_options), rename))
     for file in files:
         if file.kind == "parquet":
-            try:
-                frames.append(_renamed(_scan_parquet(file, storage_options), rename))
-            except FlowLogError as err:
-                if strict:
-                    raise
-                frames.append(_fault(file, err.reason, None))
-        elif file.kind == "csv":
+            continue
+        if file.kind == "csv":
             lf = _scan_csv(file, storage_options)
             if not rename:
                 _check_names(file, lf)
