@@ -319,3 +319,17 @@ def test_progress_bar_on_request_and_quiet_by_default(capsys):
     assert "flow logs" in err and "files=" in err
     ecsflow.read_flow_logs("data/samples/simulated")  # stderr is not a terminal here
     assert "flow logs" not in capsys.readouterr().err
+
+
+def test_parquet_files_read_together_keep_their_own_row_numbers(tmp_path):
+    rows = {"interface_id": ["eni-1", "eni-2", "eni-3"], "srcport": [443, 80, 22]}
+    first = tmp_path / "a.log.parquet"
+    second = tmp_path / "b.log.parquet"
+    pl.DataFrame(rows, schema={"interface_id": pl.String, "srcport": pl.Int32}).write_parquet(first)
+    bad = {**rows, "srcport": [443, 70000, 22]}
+    pl.DataFrame(bad, schema={"interface_id": pl.String, "srcport": pl.Int32}).write_parquet(second)
+    with pytest.raises(ecsflow.FlowLogError) as err:
+        ecsflow.read_flow_logs(tmp_path)
+    assert (err.value.path, err.value.line) == (str(second), 2)
+    assert ecsflow.bad_lines(tmp_path).select("path", "line_number").rows() == [(str(second), 2)]
+    assert ecsflow.read_flow_logs(tmp_path, on_bad_lines="skip").height == 5
