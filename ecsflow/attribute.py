@@ -26,6 +26,8 @@ from typing import Any, TypeVar
 
 import polars as pl
 
+from ecsflow.sources import as_utc
+
 __all__ = ["PEER_KINDS", "attribute_flows", "is_private_ip", "task_intervals"]
 
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
@@ -33,7 +35,10 @@ FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
 PEER_KINDS = ("ecs_task", "vpc_eni", "internet", "aws_service", "unknown")
 KIND = pl.Enum(list(PEER_KINDS))
 ECS_COLUMNS = ("ecs_task_id", "ecs_service_name", "ecs_cluster_name", "ecs_task_definition_arn")
-_REQUIRED = ("interface_id", "srcaddr", "dstaddr", "start", "end", "flow_direction")
+_REQUIRED = (
+    "interface_id", "srcaddr", "dstaddr", "srcport", "dstport", "protocol", "start", "end",
+    "flow_direction",
+)  # fmt: skip
 
 # RFC 1918, shared (100.64/10), link-local, loopback, and IPv6 unique-local / link-local.
 _PRIVATE = (
@@ -49,7 +54,7 @@ _ADDED = ("kind", "ip", "interface_id", *ECS_COLUMNS, "launch_type", "aws_servic
 _NEEDED = (
     "interface_id", "flow_direction", "srcaddr", "dstaddr", "pkt_srcaddr", "pkt_dstaddr",
     "srcport", "dstport", "protocol", "tcp_flags", "start", "end",
-    "pkt_src_aws_service", "pkt_dst_aws_service",
+    "pkt_src_aws_service", "pkt_dst_aws_service", "vpc_id",
 )  # fmt: skip
 
 
@@ -83,7 +88,7 @@ def _ecs(schema: pl.Schema, name: str) -> pl.Expr:
 
 
 def _launch_type(schema: pl.Schema) -> pl.Expr:
-    if "ecs_container_instance_arn" not in schema:
+    if "ecs_container_instance_arn" not in schema or "ecs_task_id" not in schema:
         return pl.lit(None, pl.String)
     return (
         pl.when(pl.col("ecs_task_id").is_null())
@@ -126,7 +131,9 @@ def task_intervals(flows: FrameT, /, *, describe_tasks: Any = None) -> FrameT:
     schema = lazy.collect_schema()
     missing = [c for c in _REQUIRED if c not in schema]
     if missing:
-        raise ValueError(f"attribution needs the fields {missing} (flow-log version 5 or later)")
+        raise ValueError(
+            f"attribution needs the fields {missing}; flow_direction came with version 5"
+        )
     own, _ = _own_and_peer(schema)
     ok = pl.col("log_status") == "OK" if "log_status" in schema else pl.lit(True)
     enis = (
@@ -145,6 +152,7 @@ def task_intervals(flows: FrameT, /, *, describe_tasks: Any = None) -> FrameT:
             # A task's first records can lack ECS fields until its ECS event arrives:
             # the ENI belongs to one task for its whole life, so take any non-null value.
             *[pl.col(c).drop_nulls().first().alias(c) for c in _OWNER],
+            _ecs(schema, "vpc_id").drop_nulls().first().alias("vpc_id"),
         )
         .with_columns(pl.col("interface_id").cast(pl.String), pl.lit("logs").alias("source"))
     )
@@ -170,7 +178,7 @@ def _parse_time(value: Any) -> datetime | None:
         return None
     if isinstance(value, int | float):
         return datetime.fromtimestamp(value, UTC)
-    return datetime.fromisoformat(str(value).replace("Z", "+00:00")).astimezone(UTC)
+    return as_utc(str(value))  # naive times mean UTC, as everywhere in ecsflow
 
 
 def _load_json(describe_tasks: Any) -> list[dict]:
@@ -316,8 +324,9 @@ def attribute_flows(
     )
 
     # Peer: the ENI that held the peer address at the record's time (closest interval wins).
+    own_vpc = _ecs(schema, "vpc_id").alias("__own_vpc")
     candidates = (
-        records.select("__rid", "__peer_ip", "__own_eni", "start", "end")
+        records.select("__rid", "__peer_ip", "__own_eni", "start", "end", own_vpc)
         .join(enis, left_on="__peer_ip", right_on="ip")
         .filter(
             pl.col("interface_id") != pl.col("__own_eni"),
@@ -337,12 +346,30 @@ def attribute_flows(
                 pl.lit(0),
             ).alias("__gap_start"),
         )
-        .sort("__rid", "__gap", "__gap_start", "first_seen", descending=[False, False, False, True])
+        # Overlapping CIDRs in other VPCs (or accounts) hold the same addresses: prefer the
+        # peer in the recording ENI's own VPC.
+        .with_columns(
+            (
+                pl.col("vpc_id").is_not_null()
+                & pl.col("__own_vpc").is_not_null()
+                & (pl.col("vpc_id") != pl.col("__own_vpc"))
+            ).alias("__other_vpc")
+        )
+        .sort(
+            "__rid",
+            "__other_vpc",
+            "__gap",
+            "__gap_start",
+            "first_seen",
+            descending=[False, False, False, False, True],
+        )
         .unique("__rid", keep="first", maintain_order=True)
         .select(
             "__rid",
             pl.col("interface_id").alias("__peer_eni"),
             *[pl.col(c).alias(f"__peer_{c}") for c in _OWNER],
+            # A peer known only from DescribeTasks recorded nothing itself.
+            (pl.col("source") == "logs").alias("__peer_logged"),
         )
     )
     records = records.join(candidates, on="__rid", how="left", maintain_order="left")
@@ -412,7 +439,7 @@ def attribute_flows(
         .otherwise(pl.col("srcport"))
         .alias("server_port"),
         # A flow between two logged ENIs is recorded twice: count the sender's record.
-        (egress | ~pl.col("src_kind").is_in(["ecs_task", "vpc_eni"])).alias("is_primary"),
+        (egress | ~pl.col("__peer_logged").fill_null(False)).alias("is_primary"),
     )
     ecs_cat = [f"{side}_{c}" for side in ("src", "dst") for c in ECS_COLUMNS]
     added = records.select(

@@ -46,6 +46,10 @@ def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
     col = pl.col(f.column)
     text = dtype == pl.String
     v = pl.when(col.is_in(["-", ""])).then(None).otherwise(col) if text else col
+    if f.is_time and isinstance(dtype, pl.Datetime):
+        # A TIMESTAMP column (Parquet written by other tools): already a time, naive means UTC.
+        zoned = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
+        return zoned.dt.convert_time_zone("UTC").cast(f.dtype), None
     if f.is_integer or f.is_time:
         num = v.cast(pl.Int64, strict=False)
         problems = []

@@ -26,6 +26,7 @@ import networkx as nx
 import polars as pl
 
 from ecsflow.attribute import attribute_flows
+from ecsflow.sources import as_utc
 
 __all__ = ["draw_graph", "graph_diff", "graph_frames", "service_graph", "write_graph"]
 
@@ -50,7 +51,10 @@ def _node(side: str, level: Level, internet_prefix: int | None) -> pl.Expr:
     if internet_prefix:
         octets = max(1, min(4, internet_prefix // 8))
         net = ip.str.split(".").list.head(octets).list.join(".")
-        internet = pl.format(f"internet {{}}{'.0' * (4 - octets)}/{octets * 8}", net)
+        v4 = pl.format(f"internet {{}}{'.0' * (4 - octets)}/{octets * 8}", net)
+        # Prefixes are IPv4 octets; IPv6 peers share one node rather than one each.
+        internet = pl.when(ip.str.contains(":", literal=True)).then(pl.lit("internet (IPv6)"))
+        internet = internet.otherwise(v4)
     else:
         internet = pl.lit("internet")
     kind = c("kind")
@@ -77,15 +81,19 @@ def _edges_frame(
         lazy = attribute_flows(lazy)
     if "log_status" in schema:
         lazy = lazy.filter(pl.col("log_status") == "OK")
+    start, end = as_utc(start), as_utc(end)
     if start is not None:
         lazy = lazy.filter(pl.col("end") >= start)
     if end is not None:
         lazy = lazy.filter(pl.col("start") < end)
     client_is_src = pl.col("initiator") == "src"
-    lazy = lazy.filter(pl.col("is_primary")).with_columns(
+    lazy = lazy.with_columns(
         _node("src", level, internet_prefix).alias("__src_node"),
         _node("dst", level, internet_prefix).alias("__dst_node"),
     )
+    # Sizes come from one record per flow side (the sender's); rejections from every record,
+    # since a security group that rejects on the receiving ENI shows only there.
+    primary = pl.col("is_primary")
     pick = lambda a, b: pl.when(client_is_src).then(pl.col(a)).otherwise(pl.col(b))  # noqa: E731
     # Formats without bytes or packets still give a graph (their sums are 0).
     for name in ("bytes", "packets"):
@@ -93,18 +101,12 @@ def _edges_frame(
             lazy = lazy.with_columns(pl.lit(None, pl.Int64).alias(name))
     accept = pl.col("action") == "ACCEPT" if "action" in schema else pl.lit(True)
     # Aggregated input (ecsflow.aggregate_flows) says how many records each row stands for.
-    if "records" in schema:
-        counts = [
-            pl.col("records").sum().alias("records"),
-            (pl.col("records") * accept).sum().alias("accepted"),
-            (pl.col("records") * ~accept).sum().alias("rejected"),
-        ]
-    else:
-        counts = [
-            pl.len().alias("records"),
-            accept.sum().alias("accepted"),
-            (~accept).sum().alias("rejected"),
-        ]
+    weight = pl.col("records") if "records" in schema else pl.lit(1, pl.Int64)
+    counts = [
+        weight.filter(primary).sum().alias("records"),
+        weight.filter(primary & accept).sum().alias("accepted"),
+        weight.filter(~accept).sum().alias("rejected"),
+    ]
     edges = (
         lazy.with_columns(
             pick("__src_node", "__dst_node").alias("client"),
@@ -122,10 +124,10 @@ def _edges_frame(
         )
         .group_by("client", "server")
         .agg(
-            pl.col("__to_server").sum().alias("bytes_to_server"),
-            pl.col("__to_client").sum().alias("bytes_to_client"),
-            pl.col("packets").sum().alias("packets"),
-            pl.col("__conn").n_unique().alias("flows"),
+            pl.col("__to_server").filter(primary).sum().alias("bytes_to_server"),
+            pl.col("__to_client").filter(primary).sum().alias("bytes_to_client"),
+            pl.col("packets").filter(primary).sum().alias("packets"),
+            pl.col("__conn").filter(primary).n_unique().alias("flows"),
             *counts,
             pl.col("server_port").drop_nulls().unique().sort().alias("server_ports"),
             pl.col("protocol").drop_nulls().unique().sort().alias("protocols"),

@@ -141,12 +141,17 @@ def scan_flow_logs(
     """
     strict = on_bad_lines == "error"
     start, end = as_utc(start), as_utc(end)
+    # A window filters on start and end: read them even when not asked for.
+    needed = columns
+    if columns is not None and (start is not None or end is not None):
+        asked = [column_name(c) for c in columns]
+        needed = asked + [c for c in ("start", "end") if c not in asked]
     frames = _raw_frames(
         source,
         log_format=log_format,
         storage_options=storage_options,
         rename=rename,
-        columns=columns,
+        columns=needed,
         strict=strict,
         start=start,
         end=end,
@@ -156,11 +161,13 @@ def scan_flow_logs(
         clean_flow_logs(lf, on_bad_lines=on_bad_lines, include_file_paths=include_file_paths)
         for lf in frames
     ]
-    flows = _union(cleaned, columns)
+    flows = _union(cleaned, needed)
     if start is not None:
         flows = flows.filter(pl.col("end") >= start)
     if end is not None:
         flows = flows.filter(pl.col("start") < end)
+    if needed is not columns:
+        flows = flows.select([column_name(c) for c in columns])
     return flows
 
 

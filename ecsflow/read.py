@@ -89,6 +89,18 @@ def _inflate_errors() -> tuple[type[BaseException], ...]:
 
 
 INFLATE_ERRORS = _inflate_errors()
+
+
+def _read_errors() -> tuple[type[BaseException], ...]:
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        return (BotoCoreError, ClientError)
+    except ImportError:  # pragma: no cover - boto3 is a dependency
+        return ()
+
+
+_READ_ERRORS = _read_errors()
 # What `_inflate` yields besides bytes: the stream broke, or bytes follow its end.
 BROKEN, TRAILING = object(), object()
 
@@ -168,7 +180,8 @@ def read_header(
 
 
 def _is_header(line: str) -> bool:
-    tokens = line.split()
+    # Fields are separated by spaces only, as in the records: a stray CR or tab is not one.
+    tokens = [t for t in line.split(" ") if t]
     return (
         bool(tokens)
         and all(_HEADER_TOKEN.match(t) for t in tokens)
@@ -293,7 +306,11 @@ def _text_batches(
                 frame, lines = _parse_block(pending[:cut], line_no, columns, cw_export)
                 line_no += lines
                 yield frame
-            yield _fault_frame(line_no, pending[cut + 1 :], TRUNCATED)
+            rest = pending[cut + 1 :]
+            if rest:
+                yield _fault_frame(line_no, rest, TRUNCATED)
+            else:  # cut right after a whole line: no line is lost, the file is still damaged
+                yield _fault_frame(None, b"", "gzip stream ends early (truncated or corrupt)")
             return
         if data is TRAILING:
             break  # reported once the lines before it are parsed
@@ -344,7 +361,7 @@ def text_format(
     has_header = first is not None and _is_header(first)
     cw_export = first is not None and bool(_ISO_PREFIX.match(first))
     if has_header:
-        names = first.split()
+        names = [t for t in first.split(" ") if t]
     elif log_format is not None or cw_export:
         names = parse_log_format(log_format or DEFAULT_FORMAT)
     elif first is None:
@@ -386,7 +403,10 @@ def _bundle_frame(
     """
     texts = []
     for file in bundle:
-        text = _whole_text(file, fmt, storage_options)
+        try:
+            text = _whole_text(file, fmt, storage_options)
+        except (OSError, *_READ_ERRORS):
+            return None  # read one by one, so that the fault names its file
         if text is None:
             return None
         if text:
@@ -431,10 +451,26 @@ def _fill(
                 put(_DONE)
                 return
         for file in bundle:
-            for df in _text_batches(file, list(fmt.columns), fmt.cw_export, storage_options, None):
-                if fmt.has_header:
-                    df = df.filter(pl.col(LINE).is_null() | (pl.col(LINE) > 1))
-                if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
+            try:
+                batches = _text_batches(
+                    file, list(fmt.columns), fmt.cw_export, storage_options, None
+                )
+                for df in batches:
+                    if fmt.has_header:
+                        df = df.filter(
+                            pl.col(LINE).is_null()
+                            | (pl.col(LINE) > 1)
+                            # a stream that breaks inside the header is a fault, not a header
+                            | (pl.col(REASON) == TRUNCATED)
+                        )
+                    if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
+                        return
+            except (OSError, FlowLogError, *_READ_ERRORS) as exc:
+                # The file could not be read (permissions, network, disk): a fault of the
+                # file, which strict mode raises and lenient mode sets aside.
+                reason = exc.reason if isinstance(exc, FlowLogError) else f"could not read ({exc})"
+                fault = _fault_frame(None, b"", reason)
+                if not put(fault.with_columns(pl.lit(file.path).alias(FILE))):
                     return
     except BaseException as exc:  # handed to the consumer, which raises it
         put(exc)
@@ -490,44 +526,47 @@ def _scan_text_files(
         # files in flight times a few blocks, whatever the size of a file.
         stop = threading.Event()
         bundles = _bundles(files)
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            flight: deque = deque()
-            todo = iter(bundles)
+        # Not a `with` block: polars may finalise this generator on a pool thread after an
+        # early stop, and joining the pool from one of its own threads would fail.
+        pool = ThreadPoolExecutor(max_workers=workers)
+        flight: deque = deque()
+        todo = iter(bundles)
 
-            def launch(bundle: list[SourceFile]) -> None:
-                q: queue.Queue = queue.Queue(maxsize=_QUEUED_BLOCKS)
-                flight.append((q, bundle))
-                pool.submit(_fill, bundle, fmt, storage_options, q, stop)
+        def launch(bundle: list[SourceFile]) -> None:
+            q: queue.Queue = queue.Queue(maxsize=_QUEUED_BLOCKS)
+            flight.append((q, bundle))
+            pool.submit(_fill, bundle, fmt, storage_options, q, stop)
 
+        try:
             for b in islice(todo, workers + 1):
                 launch(b)
-            try:
-                while flight and not enough:
-                    q, bundle = flight.popleft()
-                    while (item := q.get()) is not _DONE:
-                        if isinstance(item, BaseException):
-                            raise item
-                        df = item.select(
-                            pl.col(c) if c in item.columns else pl.lit(None, t).alias(c)
-                            for c, t in schema.items()
-                        )
-                        if predicate is not None:
-                            df = df.filter(predicate)
-                        if with_columns is not None:
-                            df = df.select(with_columns)
-                        yield df
-                        produced += df.height
-                        enough = n_rows is not None and produced >= n_rows
-                        if enough:
-                            break
-                    done += len(bundle)
-                    if bar is not None:
-                        bar.update(sum(f.size or 0 for f in bundle))
-                        bar.set_postfix(files=f"{done}/{len(files)}", rows=produced)
-                    if (nxt := next(todo, None)) is not None:
-                        launch(nxt)
-            finally:
-                stop.set()  # workers blocked on a full queue give up
+            while flight and not enough:
+                q, bundle = flight.popleft()
+                while (item := q.get()) is not _DONE:
+                    if isinstance(item, BaseException):
+                        raise item
+                    df = item.select(
+                        pl.col(c) if c in item.columns else pl.lit(None, t).alias(c)
+                        for c, t in schema.items()
+                    )
+                    if predicate is not None:
+                        df = df.filter(predicate)
+                    if with_columns is not None:
+                        df = df.select(with_columns)
+                    yield df
+                    produced += df.height
+                    enough = n_rows is not None and produced >= n_rows
+                    if enough:
+                        break
+                done += len(bundle)
+                if bar is not None:
+                    bar.update(sum(f.size or 0 for f in bundle))
+                    bar.set_postfix(files=f"{done}/{len(files)}", rows=produced)
+                if not enough and (nxt := next(todo, None)) is not None:
+                    launch(nxt)
+        finally:
+            stop.set()  # workers blocked on a full queue give up
+            pool.shutdown(wait=False, cancel_futures=True)
         if bar is not None:
             bar.close()
 
@@ -629,6 +668,8 @@ def _peek_formats(
             return text_format(file, log_format=log_format, storage_options=storage_options)
         except FlowLogError as err:
             return err
+        except (OSError, *_READ_ERRORS) as exc:
+            return FlowLogError(file.path, None, f"could not read ({exc})")
 
     workers = _S3_WORKERS if any(f.is_s3 for f in files) else _WORKERS
     with ThreadPoolExecutor(max_workers=workers) as pool:
