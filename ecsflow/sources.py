@@ -16,6 +16,7 @@ from __future__ import annotations
 import glob as globlib
 import os
 import re
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -112,6 +113,10 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
+_CLIENTS: dict[tuple, Any] = {}
+_CLIENTS_LOCK = threading.Lock()
+
+
 def open_s3_client(storage_options: Mapping[str, Any] | None = None):
     """A boto3 S3 client configured from polars-style ``storage_options``.
 
@@ -119,7 +124,21 @@ def open_s3_client(storage_options: Mapping[str, Any] | None = None):
     ``aws_session_token``, ``aws_region``, ``aws_endpoint_url``, ``aws_skip_signature``, and
     their short aliases). Without them boto3's standard credential chain applies (environment,
     profiles, SSO, instance and container roles).
+
+    Clients are shared (boto3 clients are thread-safe; creating them is not), one per set of
+    options and ``AWS_*`` environment variables.
     """
+    key = (
+        tuple(sorted((str(k), str(v)) for k, v in (storage_options or {}).items())),
+        tuple(sorted((k, v) for k, v in os.environ.items() if k.startswith("AWS_"))),
+    )
+    with _CLIENTS_LOCK:
+        if key not in _CLIENTS:
+            _CLIENTS[key] = _new_s3_client(storage_options)
+        return _CLIENTS[key]
+
+
+def _new_s3_client(storage_options: Mapping[str, Any] | None):
     import boto3
     from botocore.config import Config
 
