@@ -297,25 +297,24 @@ def case_ecsflow_edge8(p: dict, n: int | None = None) -> dict:
 # DuckDB: the same types, the same null rule ('-' -> NULL) and the same cleaning as ecsflow:
 # UTC timestamps (millisecond epochs recognised), decoded protocol / traffic path / TCP flags,
 # and the task id and suffix of Fargate container ids.
-_DUCK_TYPES = {
-    "version": "INTEGER", "account-id": "VARCHAR", "interface-id": "VARCHAR",
-    "srcaddr": "VARCHAR", "dstaddr": "VARCHAR", "srcport": "INTEGER", "dstport": "INTEGER",
-    "protocol": "INTEGER", "packets": "BIGINT", "bytes": "BIGINT", "start": "BIGINT",
-    "end": "BIGINT", "action": "VARCHAR", "log-status": "VARCHAR", "vpc-id": "VARCHAR",
-    "subnet-id": "VARCHAR", "instance-id": "VARCHAR", "tcp-flags": "INTEGER", "type": "VARCHAR",
-    "pkt-srcaddr": "VARCHAR", "pkt-dstaddr": "VARCHAR", "region": "VARCHAR", "az-id": "VARCHAR",
-    "sublocation-type": "VARCHAR", "sublocation-id": "VARCHAR",
-    "pkt-src-aws-service": "VARCHAR", "pkt-dst-aws-service": "VARCHAR",
-    "flow-direction": "VARCHAR", "traffic-path": "INTEGER", "ecs-cluster-arn": "VARCHAR",
-    "ecs-cluster-name": "VARCHAR", "ecs-container-instance-arn": "VARCHAR",
-    "ecs-container-instance-id": "VARCHAR", "ecs-container-id": "VARCHAR",
-    "ecs-second-container-id": "VARCHAR", "ecs-service-name": "VARCHAR",
-    "ecs-task-definition-arn": "VARCHAR", "ecs-task-arn": "VARCHAR", "ecs-task-id": "VARCHAR",
-}  # fmt: skip
+_SQL_TYPES = {"INT_32": "INTEGER", "INT_64": "BIGINT", "STRING": "VARCHAR"}
+
+
+def _duck_types() -> dict[str, str]:
+    """The simulator's format, in its order (read_csv maps columns by position), typed from
+    the field registry: the same AWS Parquet types the loader uses. Imported here, in the
+    case's own process, so that the driver stays small (a child's peak RSS counts it)."""
+    from ecsflow.fields import FIELD_BY_NAME, parse_log_format
+    from ecsflow.simulate import DEFAULT_V7_FORMAT
+
+    return {
+        name: _SQL_TYPES[FIELD_BY_NAME[name].parquet]
+        for name in parse_log_format(DEFAULT_V7_FORMAT)
+    }
 
 
 def _duck_read(source: str, columns: list[str] | None = None) -> str:
-    types = _DUCK_TYPES
+    types = _duck_types()
     cols = ", ".join(f"'{k}': '{v}'" for k, v in types.items())
     return (
         f"read_csv('{source}', delim=' ', header=true, quote='', escape='', nullstr='-', "
@@ -340,7 +339,7 @@ def duckdb_clean_sql(source: str) -> str:
 
     plain = [
         f'{_duck_time(c)} AS "{c}"' if c in ("start", "end") else f'"{c}" AS {c.replace("-", "_")}'
-        for c in _DUCK_TYPES
+        for c in _duck_types()
     ]
     flags = (
         "list_filter([CASE WHEN \"tcp-flags\" & 1 != 0 THEN 'FIN' END, "

@@ -48,8 +48,8 @@ INTERNAL = (FILE, LINE, RAW, REASON)
 _HEADER_TOKEN = re.compile(r"^[a-z][a-z0-9]*(?:[-_][a-z0-9]+)*$")
 # A CloudWatch Logs export to S3 writes "<event timestamp> <record>"; the timestamp is the
 # record's start (shared/reference/flowlogs-format-corrections.md, B1).
-_ISO_PREFIX = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z ")
 _ISO_PREFIX_PATTERN = r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z "
+_ISO_PREFIX = re.compile(_ISO_PREFIX_PATTERN)
 _PEEK = 64 << 10
 _GZIP_MAGIC = b"\x1f\x8b"
 _BOM = b"\xef\xbb\xbf"
