@@ -28,13 +28,12 @@ from ecsflow.fields import (
     Field,
 )
 from ecsflow.read import FILE, INTERNAL, LINE, RAW, REASON
+from ecsflow.values import from_text, storage_dtype
 
 __all__ = ["BadLinesWarning", "OnBadLines", "clean_flow_logs"]
 
 OnBadLines = Literal["error", "warn", "skip"]
 FrameT = TypeVar("FrameT", pl.DataFrame, pl.LazyFrame)
-
-_INTEGER_TEXT = r"^[+-]?\d+$"
 
 
 class BadLinesWarning(UserWarning):
@@ -44,66 +43,50 @@ class BadLinesWarning(UserWarning):
 def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
     """The cleaned value of one field, and why a row's value is bad (null if fine)."""
     col = pl.col(f.column)
-    text = dtype == pl.String
-    v = pl.when(col.is_in(["-", ""])).then(None).otherwise(col) if text else col
+    problems: list[pl.Expr] = []
     if f.is_time and isinstance(dtype, pl.Datetime):
         # A TIMESTAMP column (Parquet written by other tools): already a time, naive means UTC.
         zoned = col.dt.replace_time_zone("UTC") if dtype.time_zone is None else col
         return zoned.dt.convert_time_zone("UTC").cast(f.dtype), None
-    if f.is_integer or f.is_time:
-        num = v.cast(pl.Int64, strict=False)
-        problems = []
-        if dtype.is_float():
-            # Parquet written by other tools can hold DOUBLEs: only whole numbers are counts.
-            problems.append(
-                pl.when(v.is_not_null() & (v != v.floor())).then(
-                    pl.format(f"{f.name}: {{}} is not an integer", v)
-                )
+    if dtype == pl.String or (dtype != storage_dtype(f) and not dtype.is_numeric()):
+        # Text, or text in another guise (a Categorical, an Enum of other values): parse it.
+        col, reason = from_text(f, col if dtype == pl.String else col.cast(pl.String))
+        if reason is not None:
+            problems.append(reason)
+        dtype = storage_dtype(f)
+    if not (f.is_integer or f.is_time):
+        out = col.cast(f.dtype)
+        return out, (pl.coalesce(problems) if problems else None)
+    num = col.cast(pl.Int64, strict=False)
+    if dtype.is_float():
+        # Parquet written by other tools can hold DOUBLEs: only whole numbers are counts.
+        problems.append(
+            pl.when(col.is_not_null() & (col != col.floor())).then(
+                pl.format(f"{f.name}: {{}} is not an integer", col)
             )
-        if dtype.is_numeric() and not text:
-            # An unsigned 64-bit value above Int64's range casts to null: say so.
-            problems.append(
-                pl.when(v.is_not_null() & num.is_null()).then(
-                    pl.format(f"{f.name}: {{}} is out of range", v)
-                )
-            )
-        if text:
-            problems.append(
-                pl.when(v.is_not_null() & num.is_null()).then(
-                    pl.when(v.str.contains(_INTEGER_TEXT))
-                    .then(pl.format(f"{f.name}: {{}} is out of range", v))
-                    .otherwise(pl.format(f"{f.name}: '{{}}' is not an integer", v))
-                )
-            )
-        if f.valid:
-            lo, hi = f.valid
-            problems.append(
-                pl.when((num < lo) | (num > hi)).then(
-                    pl.format(f"{f.name}: {{}} is out of range [{lo}, {hi}]", num)
-                )
-            )
-        reason = pl.coalesce(problems) if problems else None
-        if f.is_time:
-            micros = (
-                pl.when(num >= MILLISECOND_EPOCH_THRESHOLD)
-                .then(num * 1_000)
-                .otherwise(num * 1_000_000)
-            )
-            out = micros.cast(f.dtype)
-        else:
-            out = pl.when(reason.is_null()).then(num).cast(f.dtype) if reason is not None else num
-        return out, reason
-    if isinstance(f.dtype, pl.Enum):
-        out = v.cast(pl.String).cast(f.dtype, strict=False)
-        allowed = ", ".join(f.dtype.categories.to_list())
-        reason = pl.when(v.is_not_null() & out.is_null()).then(
-            pl.format(f"{f.name}: '{{}}' is not one of {allowed}", v.cast(pl.String))
         )
-        return out, reason
-    if not text:
-        v = v.cast(pl.String)
-        v = pl.when(v == "-").then(None).otherwise(v)
-    return v.cast(f.dtype), None
+    if dtype == pl.UInt64 or dtype.is_float():
+        # A value above Int64's range (or an infinity) casts to null: say so.
+        problems.append(
+            pl.when(col.is_not_null() & num.is_null()).then(
+                pl.format(f"{f.name}: {{}} is out of range", col)
+            )
+        )
+    if f.valid:
+        lo, hi = f.valid
+        problems.append(
+            pl.when((num < lo) | (num > hi)).then(
+                pl.format(f"{f.name}: {{}} is out of range [{lo}, {hi}]", num)
+            )
+        )
+    reason = pl.coalesce(problems) if problems else None
+    if f.is_time:
+        micros = (
+            pl.when(num >= MILLISECOND_EPOCH_THRESHOLD).then(num * 1_000).otherwise(num * 1_000_000)
+        )
+        return micros.cast(f.dtype), reason
+    # Out-of-range values become null; their rows are set aside by their reason.
+    return num.cast(f.dtype, strict=False), reason
 
 
 def _derived(columns: set[str]) -> list[pl.Expr]:

@@ -52,6 +52,7 @@ def _raw_frames(
         rename=rename,
         strict=strict,
         show_progress=show_progress,
+        columns=wanted,
     )
     if wanted is None:
         return frames

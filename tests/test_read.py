@@ -161,3 +161,20 @@ def test_strict_error_is_not_chained_to_internal_errors(write_log):
     with pytest.raises(ecsflow.FlowLogError) as err:
         ecsflow.read_flow_logs(path)
     assert err.value.__context__ is None and err.value.__cause__ is None
+
+
+@pytest.mark.parametrize("columns", [None, ["srcport"], ["interface_id", "log_status"]])
+def test_short_and_long_line_in_one_block_are_both_faults(columns, write_log):
+    # The block's separator count is right (one line short, one long): only the parse of one
+    # column beyond the format can tell, with or without a projection.
+    short = GOOD.rsplit(" ", 1)[0]
+    long = GOOD + " extra"
+    path = write_log("pair.log", [HEADER, GOOD, short, long, GOOD])
+    with pytest.raises(ecsflow.FlowLogError) as err:
+        ecsflow.read_flow_logs(path, columns=columns)
+    assert err.value.line == 3 and "expected 14 fields, found 13" in err.value.reason
+    kept = ecsflow.read_flow_logs(path, columns=columns, on_bad_lines="skip")
+    aside = ecsflow.bad_lines(path, columns=columns)
+    assert kept.height == 2
+    assert aside["line_number"].to_list() == [3, 4]
+    assert aside["line"].to_list() == [short, long]
