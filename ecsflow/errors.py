@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+
 __all__ = ["FlowLogError"]
+
+_UNSET = object()
+# The latest errors by message: polars re-creates an error raised inside a query from its
+# message alone (adding the failing expression), and this finds its fields again.
+_RAISED: OrderedDict[str, tuple[str, int | None, str]] = OrderedDict()
+_LOCK = threading.Lock()
+_POLARS_CONTEXT = "\n\nThis error occurred"
 
 
 class FlowLogError(ValueError):
@@ -26,12 +36,22 @@ class FlowLogError(ValueError):
     'flows.log, line 3: expected 14 fields, found 13'
     """
 
-    def __init__(self, path: str, line: int | None, reason: str) -> None:
+    def __init__(self, path: str, line: int | None = _UNSET, reason: str = _UNSET) -> None:  # type: ignore[assignment]
+        if line is _UNSET and reason is _UNSET:
+            message = str(path).split(_POLARS_CONTEXT)[0]
+            with _LOCK:
+                found = _RAISED.get(message)
+            path, line, reason = found or ("<query>", None, message)
         self.path = str(path)
         self.line = line
         self.reason = reason
         where = self.path if line is None else f"{self.path}, line {line}"
-        super().__init__(f"{where}: {reason}")
+        message = f"{where}: {reason}"
+        with _LOCK:
+            _RAISED[message] = (self.path, line, reason)
+            while len(_RAISED) > 64:
+                _RAISED.popitem(last=False)
+        super().__init__(message)
 
     def __reduce__(self):
         return (type(self), (self.path, self.line, self.reason))

@@ -62,7 +62,7 @@ _BOM = b"\xef\xbb\xbf"
 _WORKERS = 2
 _READ_CHUNK = 1 << 20  # compressed bytes per read
 _INFLATE_OUT = 4 << 20  # text bytes per inflate step
-_BLOCK = 8 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
+_BLOCK = 32 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
 _QUEUED_BLOCKS = 2
 _BUNDLE_BYTES = 1 << 20  # compressed bytes of small files parsed together
 _DONE = object()
@@ -255,15 +255,19 @@ def _split_lines(
     )
 
 
-def _fast_block(block: bytes, first_line: int, columns: list[str], want: set[str]):
+def _fast_block(
+    block: bytes, first_line: int, columns: list[str], want: set[str], lines: int | None = None
+) -> pl.DataFrame | None:
     """Parse a block straight into storage dtypes with polars' CSV reader, or return None
     to take the careful path.
 
     Only blocks proven regular are taken: every line has exactly the format's fields
-    (:func:`~ecsflow.values.regular_lines`), every wanted value parses (the reader raises
-    otherwise) and every integer is in its field's range. Only wanted fields are parsed.
+    (:func:`~ecsflow.values.regular_lines`, whose result may be passed as ``lines``), every
+    wanted value parses (the reader raises otherwise) and every integer is in its field's
+    range. Only wanted fields are parsed.
     """
-    lines = regular_lines(block, len(columns))
+    if lines is None:
+        lines = regular_lines(block, len(columns))
     if lines is None:
         return None
     picked = [i for i, c in enumerate(columns) if c in want]
@@ -292,16 +296,31 @@ def _fast_block(block: bytes, first_line: int, columns: list[str], want: set[str
     )
 
 
-def _parse_block(
-    block: bytes, first_line: int, fmt: TextFormat, want: set[str]
-) -> tuple[pl.DataFrame, int]:
-    """Fields of every line of a block, and the number of physical lines it held."""
+@dataclass(frozen=True)
+class _Block:
+    """Text lines of one file, with what the inflating thread already found out."""
+
+    text: bytes
+    first_line: int
+    lines: int  # physical lines
+    regular: bool  # every line passed `regular_lines`
+
+
+def _block(text: bytes, first_line: int, fmt: TextFormat) -> _Block:
+    regular = None if fmt.cw_export else regular_lines(text, len(fmt.columns))
+    lines = regular if regular is not None else text.count(b"\n") + 1
+    return _Block(text, first_line, lines, regular is not None)
+
+
+def _parse_block(block: _Block, fmt: TextFormat, want: set[str]) -> pl.DataFrame:
+    """Typed fields of every line of a block: fast when regular, else the careful path."""
     columns = list(fmt.columns)
-    fast = None if fmt.cw_export else _fast_block(block, first_line, columns, want)
-    if fast is not None:
-        return fast, fast.height
-    lines = _lines_frame(block, first_line)
-    return _split_lines(lines, columns, want, fmt.cw_export), lines.height
+    if block.regular:
+        fast = _fast_block(block.text, block.first_line, columns, want, block.lines)
+        if fast is not None:
+            return fast
+    lines = _lines_frame(block.text, block.first_line)
+    return _split_lines(lines, columns, want, fmt.cw_export)
 
 
 def _fault_frame(line: int | None, raw: bytes, reason: str) -> pl.DataFrame:
@@ -311,13 +330,11 @@ def _fault_frame(line: int | None, raw: bytes, reason: str) -> pl.DataFrame:
     )
 
 
-def _text_batches(
-    file: SourceFile,
-    fmt: TextFormat,
-    want: set[str],
-    storage_options: Mapping[str, Any] | None,
-) -> Iterator[pl.DataFrame]:
-    """Parsed blocks of about :data:`_BLOCK` bytes of text, in line order, header skipped."""
+def _text_blocks(
+    file: SourceFile, fmt: TextFormat, storage_options: Mapping[str, Any] | None
+) -> Iterator[_Block | pl.DataFrame]:
+    """Blocks of about :data:`_BLOCK` bytes of whole lines, header skipped, in line order,
+    and fault frames where the stream breaks."""
     line_no, parts, size, first, data = 1, [], 0, True, None
     header = fmt.has_header
     chunks = iter_bytes(file, storage_options=storage_options, chunk_size=_READ_CHUNK)
@@ -328,9 +345,9 @@ def _text_batches(
             pending = b"".join(parts)
             cut = -1 if header else pending.rfind(b"\n")
             if cut >= 0:
-                frame, lines = _parse_block(pending[:cut], line_no, fmt, want)
-                line_no += lines
-                yield frame
+                block = _block(pending[:cut], line_no, fmt)
+                line_no += block.lines
+                yield block
             rest = pending[cut + 1 :]
             if rest:
                 yield _fault_frame(line_no, rest, TRUNCATED)
@@ -357,19 +374,67 @@ def _text_batches(
         if cut < 0:
             continue
         # One copy per block: the earlier parts whole, the last one up to its final newline.
-        block = b"".join([*parts[:-1], data[:cut]])
+        block = _block(b"".join([*parts[:-1], data[:cut]]), line_no, fmt)
         rest = data[cut + 1 :]
         parts, size = ([rest], len(rest)) if rest else ([], 0)
-        frame, lines = _parse_block(block, line_no, fmt, want)
-        line_no += lines
-        yield frame
+        line_no += block.lines
+        yield block
     if header and parts:  # a file of one line: its header
         parts = []
     pending = b"".join(parts).removesuffix(b"\n")
     if pending:
-        yield _parse_block(pending, line_no, fmt, want)[0]
+        yield _block(pending, line_no, fmt)
     if data is TRAILING:
         yield _fault_frame(None, b"", "gzip stream is followed by bytes that are not gzip")
+
+
+def _prefetch(items: Iterator, stop: threading.Event, depth: int = _QUEUED_BLOCKS) -> Iterator:
+    """Run ``items`` in a thread of its own, ``depth`` items ahead of the consumer.
+
+    Inflating and checking a block (ISA-L and numpy release the GIL) then overlap with
+    parsing the one before it. Stops when ``stop`` is set or the consumer goes away.
+    """
+    q: queue.Queue = queue.Queue(maxsize=depth)
+    gone = threading.Event()
+
+    def run() -> None:
+        try:
+            for item in items:
+                while not (stop.is_set() or gone.is_set()):
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                else:
+                    return
+            q.put(_DONE)
+        except BaseException as exc:  # re-raised in the consumer
+            q.put(exc)
+
+    threading.Thread(target=run, daemon=True, name="ecsflow-inflate").start()
+    try:
+        while (item := q.get()) is not _DONE:
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        gone.set()
+
+
+def _text_batches(
+    file: SourceFile,
+    fmt: TextFormat,
+    want: set[str],
+    storage_options: Mapping[str, Any] | None,
+    stop: threading.Event | None = None,
+) -> Iterator[pl.DataFrame]:
+    """Parsed blocks of a text file, in line order; large files inflate in a thread ahead."""
+    blocks = _text_blocks(file, fmt, storage_options)
+    if stop is not None and (file.size is None or file.size > _BUNDLE_BYTES):
+        blocks = _prefetch(blocks, stop)
+    for item in blocks:
+        yield item if isinstance(item, pl.DataFrame) else _parse_block(item, fmt, want)
 
 
 def text_format(
@@ -481,7 +546,7 @@ def _fill(
                 return
         for file in bundle:
             try:
-                for df in _text_batches(file, fmt, want, storage_options):
+                for df in _text_batches(file, fmt, want, storage_options, stop):
                     if not put(df.with_columns(pl.lit(file.path).alias(FILE))):
                         return
             except (OSError, FlowLogError, *_READ_ERRORS) as exc:

@@ -87,3 +87,16 @@ def test_in_range_uses_the_registry_bounds():
     assert not in_range(pl.DataFrame({"version": [1]}))
     assert in_range(pl.DataFrame({"srcport": [None]}, schema={"srcport": pl.Int64}))
     assert in_range(pl.DataFrame(schema={"srcport": pl.Int64}))
+
+
+def test_regular_lines_sees_a_pair_across_its_internal_steps():
+    from ecsflow.values import _STEP
+
+    line = b"a" * 99 + b" " + b"b" * 99  # 199 bytes, 2 fields
+    block = b"\n".join([line] * (2 * _STEP // 200 + 2))
+    assert regular_lines(block, 2) == block.count(b"\n") + 1
+    for at in (_STEP - 1, _STEP, _STEP + 1):
+        # Put a separator next to the one nearest the step boundary.
+        near = block.rfind(b" ", 0, at + 1)
+        broken = block[: near + 1] + b" " + block[near + 2 :]
+        assert regular_lines(broken, 2) is None
