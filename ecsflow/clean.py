@@ -89,33 +89,6 @@ def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
     return num.cast(f.dtype, strict=False), reason
 
 
-_PARTS = pl.Struct({"task_id": pl.Categorical(), "suffix": pl.Int64()})
-
-
-def _container_parts(ids: pl.Series) -> pl.Series:
-    """The task id and number of each container id, worked out once per distinct id.
-
-    A Fargate id is "<32-hex task id>-<number>"; a 64-hex Docker id has no dash. Ids repeat
-    across a task's records, so splitting the distinct ones and joining back is far cheaper
-    than splitting every row.
-    """
-    distinct = ids.unique().drop_nulls()
-    parts = distinct.cast(pl.String).str.split_exact("-", 1)
-    task, number = parts.struct.field("field_0"), parts.struct.field("field_1")
-    fargate = (task.str.len_bytes() == 32) & number.is_not_null()
-    table = pl.DataFrame(
-        {
-            "id": distinct,
-            "task_id": pl.select(pl.when(fargate).then(task)).to_series().cast(pl.Categorical()),
-            "suffix": pl.select(
-                pl.when(fargate).then(number.cast(pl.Int64, strict=False))
-            ).to_series(),
-        }
-    )
-    joined = ids.to_frame("id").join(table, on="id", how="left", maintain_order="left")
-    return joined.select(pl.struct("task_id", "suffix")).to_series()
-
-
 def _derived(columns: set[str]) -> list[pl.Expr]:
     out: list[pl.Expr] = []
     for f in FIELDS:
@@ -135,12 +108,18 @@ def _derived(columns: set[str]) -> list[pl.Expr]:
         )
     for col in CONTAINER_ID_COLUMNS:
         if col in columns:
-            parts = pl.col(col).map_batches(
-                _container_parts, return_dtype=_PARTS, is_elementwise=True
-            )
+            # A Fargate id is "<32-hex task id>-<number>"; a 64-hex Docker id has no dash.
+            # Categorical slices are worked out once per distinct id, not once per row.
+            ids = pl.col(col).cast(pl.Categorical())
+            head = ids.cat.slice(0, 33)
+            number = ids.cat.slice(33).cast(pl.Int64, strict=False)
+            fargate = (head.str.find("-", literal=True) == 32) & number.is_not_null()
             out += [
-                parts.struct.field("task_id").alias(f"{col}_task_id"),
-                parts.struct.field("suffix").alias(f"{col}_suffix"),
+                pl.when(fargate)
+                .then(head.str.slice(0, 32))
+                .cast(pl.Categorical())
+                .alias(f"{col}_task_id"),
+                pl.when(fargate).then(number).alias(f"{col}_suffix"),
             ]
     return out
 

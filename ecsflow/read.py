@@ -62,7 +62,8 @@ _BOM = b"\xef\xbb\xbf"
 _WORKERS = 2
 _READ_CHUNK = 1 << 20  # compressed bytes per read
 _INFLATE_OUT = 4 << 20  # text bytes per inflate step
-_BLOCK = 32 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
+_BLOCK = 16 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
+_CAREFUL_BYTES = 1 << 20  # pieces of an irregular block tried again on their own
 _QUEUED_BLOCKS = 2
 _BUNDLE_BYTES = 1 << 20  # compressed bytes of small files parsed together
 _DONE = object()
@@ -312,13 +313,38 @@ def _block(text: bytes, first_line: int, fmt: TextFormat) -> _Block:
     return _Block(text, first_line, lines, regular is not None)
 
 
+def _pieces(text: bytes, size: int) -> Iterator[bytes]:
+    """``text`` cut at line ends into pieces of about ``size`` bytes."""
+    start = 0
+    while start < len(text):
+        end = text.find(b"\n", start + size)
+        if end < 0:
+            yield text[start:]
+            return
+        yield text[start:end]
+        start = end + 1
+    if text.endswith(b"\n"):
+        yield b""  # the last line is empty
+
+
 def _parse_block(block: _Block, fmt: TextFormat, want: set[str]) -> pl.DataFrame:
-    """Typed fields of every line of a block: fast when regular, else the careful path."""
+    """Typed fields of every line of a block: fast when regular, else the careful path.
+
+    An irregular block is cut into pieces of :data:`_CAREFUL_BYTES` that are tried again:
+    one bad line sends only its piece down the careful path, which bounds its cost.
+    """
     columns = list(fmt.columns)
     if block.regular:
         fast = _fast_block(block.text, block.first_line, columns, want, block.lines)
         if fast is not None:
             return fast
+    if len(block.text) > 2 * _CAREFUL_BYTES and not fmt.cw_export:
+        frames, line = [], block.first_line
+        for piece in _pieces(block.text, _CAREFUL_BYTES):
+            part = _block(piece, line, fmt)
+            frames.append(_parse_block(part, fmt, want))
+            line += part.lines
+        return pl.concat(frames, how="diagonal_relaxed")
     lines = _lines_frame(block.text, block.first_line)
     return _split_lines(lines, columns, want, fmt.cw_export)
 
