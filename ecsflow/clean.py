@@ -25,6 +25,7 @@ from ecsflow.fields import (
     FIELDS,
     MILLISECOND_EPOCH_THRESHOLD,
     TCP_FLAG_BITS,
+    TCP_FLAG_LIST,
     Field,
 )
 from ecsflow.read import FILE, INTERNAL, LINE, RAW, REASON
@@ -103,7 +104,7 @@ def _derived(columns: set[str]) -> list[pl.Expr]:
         # tcp-flags is one byte: look the 256 decodings up rather than test bits per row.
         out.append(
             pl.col("tcp_flags")
-            .replace_strict(TCP_FLAG_NAMES, default=None, return_dtype=pl.List(pl.String))
+            .replace_strict(TCP_FLAG_NAMES, default=None, return_dtype=TCP_FLAG_LIST)
             .alias("tcp_flag_names")
         )
     for col in CONTAINER_ID_COLUMNS:
@@ -213,7 +214,12 @@ def clean_flow_logs(
         raise ValueError(f"on_bad_lines must be 'error', 'warn' or 'skip', not {on_bad_lines!r}")
     lazy = flows.lazy()
     schema = lazy.collect_schema()
-    for name, dtype in ((FILE, pl.String), (LINE, pl.Int64), (RAW, pl.String), (REASON, pl.String)):
+    for name, dtype in (
+        (FILE, pl.Categorical()),
+        (LINE, pl.Int64),
+        (RAW, pl.String),
+        (REASON, pl.String),
+    ):
         if name not in schema:
             lazy = lazy.with_columns(pl.lit(None, dtype).alias(name))
     fields = [f for f in FIELDS if f.column in schema]
@@ -234,7 +240,7 @@ def clean_flow_logs(
 
     if set_aside:
         out = lazy.filter(pl.col(REASON).is_not_null()).select(
-            pl.col(FILE).alias("path"),
+            pl.col(FILE).cast(pl.String).alias("path"),
             pl.col(LINE).alias("line_number"),
             pl.col(RAW).alias("line"),
             pl.col(REASON).alias("reason"),
@@ -260,6 +266,6 @@ def clean_flow_logs(
     )
     if include_file_paths:
         order.append(include_file_paths)
-        lazy = lazy.with_columns(pl.col(FILE).alias(include_file_paths))
+        lazy = lazy.with_columns(pl.col(FILE).cast(pl.String).alias(include_file_paths))
     out = lazy.with_columns(derived).select(order)
     return out.collect() if isinstance(flows, pl.DataFrame) else out

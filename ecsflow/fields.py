@@ -144,6 +144,9 @@ PROTOCOL_NAMES: dict[int, str] = {
 # anyway so that hand-made or foreign data is not misread.
 TCP_FLAG_BITS: dict[int, str] = {1: "FIN", 2: "SYN", 4: "RST", 8: "PSH", 16: "ACK", 32: "URG"}
 
+# Decoded flags: a list of a small enum (one byte an element), not of strings.
+TCP_FLAG_LIST = pl.List(pl.Enum([*TCP_FLAG_BITS.values(), "SYN-ACK"]))
+
 TRAFFIC_PATHS: dict[int, str] = {
     1: "same VPC",
     2: "internet gateway or gateway VPC endpoint",
@@ -262,7 +265,7 @@ def _derived() -> tuple[DerivedColumn, ...]:
     out.append(
         DerivedColumn(
             "tcp_flag_names",
-            pl.List(pl.String()),
+            TCP_FLAG_LIST,
             "tcp-flags",
             "Decoded TCP flags, e.g. ['SYN-ACK', 'FIN'] for 19.",
         )
