@@ -68,6 +68,7 @@ _WORKERS = 2
 _READ_CHUNK = 1 << 20  # compressed bytes per read
 _INFLATE_OUT = 4 << 20  # text bytes per inflate step
 _BLOCK = 8 << 20  # text bytes parsed at once: memory per file in flight is a few blocks
+_LONE_BLOCK = 32 << 20  # for a file read alone: polars parses large blocks faster
 _CAREFUL_BYTES = 1 << 20  # pieces of an irregular block tried again on their own
 _QUEUED_BLOCKS = 2
 _BUNDLE_BYTES = 1 << 20  # compressed bytes of small files parsed together
@@ -362,10 +363,13 @@ def _fault_frame(line: int | None, raw: bytes, reason: str) -> pl.DataFrame:
 
 
 def _text_blocks(
-    file: SourceFile, fmt: TextFormat, storage_options: Mapping[str, Any] | None
+    file: SourceFile,
+    fmt: TextFormat,
+    storage_options: Mapping[str, Any] | None,
+    block_bytes: int = _BLOCK,
 ) -> Iterator[_Block | pl.DataFrame]:
-    """Blocks of about :data:`_BLOCK` bytes of whole lines, header skipped, in line order,
-    and fault frames where the stream breaks."""
+    """Blocks of about ``block_bytes`` of whole lines, header skipped, in line order, and
+    fault frames where the stream breaks."""
     line_no, parts, size, first, data = 1, [], 0, True, None
     header = fmt.has_header
     chunks = iter_bytes(file, storage_options=storage_options, chunk_size=_READ_CHUNK)
@@ -399,7 +403,7 @@ def _text_blocks(
             header, line_no, data, parts = False, 2, joined[end + 1 :], []
         parts.append(data)
         size += len(data)
-        if size < _BLOCK:
+        if size < block_bytes:
             continue
         cut = data.rfind(b"\n")
         if cut < 0:
@@ -459,9 +463,10 @@ def _text_batches(
     want: set[str],
     storage_options: Mapping[str, Any] | None,
     stop: threading.Event | None = None,
+    block_bytes: int = _BLOCK,
 ) -> Iterator[pl.DataFrame]:
     """Parsed blocks of a text file, in line order; large files inflate in a thread ahead."""
-    blocks = _text_blocks(file, fmt, storage_options)
+    blocks = _text_blocks(file, fmt, storage_options, block_bytes)
     if stop is not None and (file.size is None or file.size > _BUNDLE_BYTES):
         blocks = _prefetch(blocks, stop)
     for item in blocks:
@@ -536,9 +541,7 @@ def _bundle_frame(
         if text:
             texts.append((file.path, text))
     if not texts:
-        return pl.DataFrame(
-            schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String, FILE: _PATH}
-        )
+        return pl.DataFrame(schema={LINE: pl.Int64, RAW: pl.String, REASON: pl.String, FILE: _PATH})
     frame = _fast_block(b"\n".join(t for _, t in texts), 1, list(fmt.columns), want)
     if frame is None:
         return None
@@ -578,6 +581,7 @@ def _fill(
     storage_options: Mapping[str, Any] | None,
     out: queue.Queue,
     stop: threading.Event,
+    block_bytes: int = _BLOCK,
 ) -> None:
     """Parse files into ``out``, block by block, then put :data:`_DONE` (or the error)."""
 
@@ -599,7 +603,7 @@ def _fill(
                 return
         for file in bundle:
             try:
-                for df in _text_batches(file, fmt, want, storage_options, stop):
+                for df in _text_batches(file, fmt, want, storage_options, stop, block_bytes):
                     if not put(df.with_columns(pl.lit(file.path, _PATH).alias(FILE))):
                         return
                 _release_memory()
@@ -673,6 +677,9 @@ def _scan_text_files(
         # files in flight times a few blocks, whatever the size of a file.
         stop = threading.Event()
         bundles = _bundles(files)
+        # One file alone gets larger blocks (polars parses them faster); with several in
+        # flight, smaller blocks keep the peak down.
+        block_bytes = _LONE_BLOCK if len(bundles) == 1 else _BLOCK
         # Not a `with` block: polars may finalise this generator on a pool thread after an
         # early stop, and joining the pool from one of its own threads would fail.
         pool = ThreadPoolExecutor(max_workers=workers)
@@ -682,7 +689,7 @@ def _scan_text_files(
         def launch(bundle: list[SourceFile]) -> None:
             q: queue.Queue = queue.Queue(maxsize=_QUEUED_BLOCKS)
             flight.append((q, bundle))
-            pool.submit(_fill, bundle, fmt, want, storage_options, q, stop)
+            pool.submit(_fill, bundle, fmt, want, storage_options, q, stop, block_bytes)
 
         try:
             for b in islice(todo, workers + 1):
