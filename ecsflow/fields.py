@@ -342,7 +342,7 @@ def _dtype_label(dtype: pl.DataType) -> str:
     if isinstance(dtype, pl.Datetime):
         return "Datetime(UTC)"
     if isinstance(dtype, pl.List):
-        return "List(String)"
+        return f"List({_dtype_label(dtype.inner)})"
     return str(dtype).split("(")[0]
 
 

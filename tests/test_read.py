@@ -195,3 +195,67 @@ def test_one_bad_line_sends_only_its_piece_down_the_careful_path():
     assert out["__reason"].drop_nulls().to_list() == ["srcport: '4x3' is not an integer"]
     careful = out["__raw"].drop_nulls().len()
     assert 0 < careful <= 2 * _CAREFUL_BYTES // len(GOOD) + 1
+
+
+def test_prefetch_keeps_order_passes_errors_and_stops_with_its_consumer():
+    import threading
+
+    from ecsflow.read import _prefetch
+
+    stop = threading.Event()
+    assert list(_prefetch(iter(range(50)), stop)) == list(range(50))
+
+    def broken():
+        yield 1
+        raise OSError("disk gone")
+
+    got = []
+    with pytest.raises(OSError, match="disk gone"):
+        for item in _prefetch(broken(), stop):
+            got.append(item)
+    assert got == [1]
+
+    produced = []
+
+    def endless():
+        i = 0
+        while True:
+            produced.append(i)
+            yield i
+            i += 1
+
+    before = threading.active_count()
+    it = _prefetch(endless(), stop)
+    assert next(it) == 0
+    it.close()  # the consumer goes away: the producer must stop, not fill memory
+    for _ in range(50):
+        if threading.active_count() <= before:
+            break
+        threading.Event().wait(0.05)
+    assert threading.active_count() <= before
+    assert len(produced) < 10
+
+
+def test_columns_parse_and_validate_only_the_fields_asked_for(write_log):
+    bad_port = GOOD.replace(" 443 ", " http ")
+    path = write_log("proj.log", [HEADER, GOOD, bad_port])
+    with pytest.raises(ecsflow.FlowLogError, match="srcport: 'http' is not an integer"):
+        ecsflow.read_flow_logs(path)
+    # srcport is neither read nor checked when it is not asked for; the line shape still is.
+    got = ecsflow.read_flow_logs(path, columns=["interface_id", "bytes"])
+    assert got.columns == ["interface_id", "bytes"] and got.height == 2
+    short = GOOD.rsplit(" ", 1)[0]
+    path2 = write_log("proj_short.log", [HEADER, GOOD, short])
+    with pytest.raises(ecsflow.FlowLogError, match="expected 14 fields, found 13"):
+        ecsflow.read_flow_logs(path2, columns=["interface_id", "bytes"])
+
+
+def test_include_file_paths_is_text_and_bookkeeping_paths_are_categorical(write_log):
+    from ecsflow.read import FILE, scan_files
+    from ecsflow.sources import expand_source
+
+    path = write_log("paths.log", [HEADER, GOOD, GOOD])
+    got = ecsflow.read_flow_logs(path, include_file_paths="path")
+    assert got.schema["path"] == pl.String and got["path"].to_list() == [str(path)] * 2
+    raw = scan_files(expand_source(str(path)))[0]
+    assert raw.collect_schema()[FILE] == pl.Categorical()
