@@ -201,7 +201,8 @@ def clean_flow_logs(
     DataFrame or LazyFrame
         Same kind as ``flows``: registry fields in registry order with their cleaned dtypes
         ('-' and empty values become null, ``start``/``end`` UTC datetimes with millisecond
-        epochs recognised), then unknown fields as strings, then the derived columns.
+        epochs recognised), then unknown fields (text with '-' as null; other dtypes as they
+        are), then the derived columns.
 
     Examples
     --------
@@ -234,7 +235,7 @@ def clean_flow_logs(
     lazy = lazy.with_columns(
         *values,
         # AWS's global rule: '-' means "not applicable", whatever the field.
-        *[pl.col(c).cast(pl.String).replace({"-": None, "": None}) for c in unknown],
+        *[pl.col(c).replace({"-": None, "": None}) for c in unknown if schema[c] == pl.String],
         pl.coalesce(reasons).alias(REASON),
     )
 

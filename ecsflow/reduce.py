@@ -252,8 +252,11 @@ def clean_aggregate(aggregate: Any, /) -> pl.DataFrame | pl.LazyFrame:
         .dt.cast_time_unit("us"),
     ]
     extra = [e for e in extra if e.meta.output_name() in names]
-    cleaned = clean_flow_logs(lazy.select(fields))
-    out = pl.concat([cleaned, lazy.select(extra)], how="horizontal")
+    # One frame through cleaning (a non-text column passes it unchanged): a horizontal concat
+    # of two plans over the same unordered group_by could pair rows of different groups.
+    cleaned = clean_flow_logs(lazy.select(*fields, *extra))
+    added = [e.meta.output_name() for e in extra]
+    out = cleaned.select(pl.exclude(added), *added)
     return out if isinstance(aggregate, pl.LazyFrame) else out.collect()
 
 

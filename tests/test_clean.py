@@ -151,3 +151,10 @@ def test_typed_input_and_frame_kinds_and_no_mutation():
 def test_bad_policy_argument():
     with pytest.raises(ValueError, match="on_bad_lines"):
         ecsflow.clean_flow_logs(_raw({"srcport": ["1"]}), on_bad_lines="ignore")
+
+
+def test_unknown_columns_keep_their_dtype_and_text_gets_the_dash_rule():
+    raw = pl.DataFrame({"srcport": ["443"], "note": ["-"], "records": [3], "seen": [1.5]})
+    out = ecsflow.clean_flow_logs(raw)
+    assert out.schema["records"] == pl.Int64 and out.schema["seen"] == pl.Float64
+    assert out.row(0, named=True) == {"srcport": 443, "note": None, "records": 3, "seen": 1.5}

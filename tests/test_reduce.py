@@ -136,3 +136,19 @@ def test_attribution_on_aggregates_matches_records(flows):
         ecsflow.task_intervals(flows).select("interface_id", "ip", "records"),
         check_dtypes=False,
     )
+
+
+def test_aggregate_rows_keep_their_own_counts(flows):
+    # Each aggregate row's records and bucket belong to its own group: per interface and
+    # bucket the records add up to the records of the input, whatever order the group_by
+    # returned its rows in (an earlier version paired rows of two plans side by side).
+    agg = aggregate_flows(flows)
+    got = agg.group_by("interface_id", "bucket").agg(pl.col("records").sum()).sort(pl.all())
+    want = (
+        flows.group_by("interface_id", pl.col("start").dt.truncate("1h").alias("bucket"))
+        .agg(pl.len().cast(pl.Int64).alias("records"))
+        .sort(pl.all())
+    )
+    assert_frame_equal(got, want, check_dtypes=False)
+    again = aggregate_flows(flows)
+    assert_frame_equal(_sorted(agg), _sorted(again))
