@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import ecsflow
-from ecsflow.fields import DEFAULT_FORMAT, column_name, parse_log_format
+from ecsflow.fields import DEFAULT_FORMAT, parse_log_format
 
 HEADER = " ".join(parse_log_format(DEFAULT_FORMAT))
 GOOD = "2 123456789012 eni-0a1 10.0.0.1 10.0.0.2 443 49152 6 10 840 1700000000 1700000060 ACCEPT OK"
@@ -178,62 +178,6 @@ def test_short_and_long_line_in_one_block_are_both_faults(columns, write_log):
     assert kept.height == 2
     assert aside["line_number"].to_list() == [3, 4]
     assert aside["line"].to_list() == [short, long]
-
-
-def test_one_bad_line_sends_only_its_piece_down_the_careful_path():
-    from ecsflow.read import _CAREFUL_BYTES, TextFormat, _block, _parse_block
-
-    columns = tuple(column_name(n) for n in HEADER.split())
-    fmt = TextFormat(columns, True, False)
-    n = 6 * _CAREFUL_BYTES // len(GOOD)
-    lines = [GOOD] * n
-    lines[n // 2] = GOOD.replace(" 443 ", " 4x3 ")
-    block = _block("\n".join(lines).encode(), 2, fmt)
-    assert block.regular  # by shape; a value fails the parse
-    out = _parse_block(block, fmt, set(columns))
-    assert out.height == n and out["__line"].to_list() == list(range(2, n + 2))
-    assert out["__reason"].drop_nulls().to_list() == ["srcport: '4x3' is not an integer"]
-    careful = out["__raw"].drop_nulls().len()
-    assert 0 < careful <= 2 * _CAREFUL_BYTES // len(GOOD) + 1
-
-
-def test_prefetch_keeps_order_passes_errors_and_stops_with_its_consumer():
-    import threading
-
-    from ecsflow.read import _prefetch
-
-    stop = threading.Event()
-    assert list(_prefetch(iter(range(50)), stop)) == list(range(50))
-
-    def broken():
-        yield 1
-        raise OSError("disk gone")
-
-    got = []
-    with pytest.raises(OSError, match="disk gone"):
-        for item in _prefetch(broken(), stop):
-            got.append(item)
-    assert got == [1]
-
-    produced = []
-
-    def endless():
-        i = 0
-        while True:
-            produced.append(i)
-            yield i
-            i += 1
-
-    before = threading.active_count()
-    it = _prefetch(endless(), stop)
-    assert next(it) == 0
-    it.close()  # the consumer goes away: the producer must stop, not fill memory
-    for _ in range(50):
-        if threading.active_count() <= before:
-            break
-        threading.Event().wait(0.05)
-    assert threading.active_count() <= before
-    assert len(produced) < 10
 
 
 def test_columns_parse_and_validate_only_the_fields_asked_for(write_log):
