@@ -196,20 +196,28 @@ def parse_block(block: Block, fmt: TextFormat, want: set[str]) -> pl.DataFrame:
     An irregular block is cut into pieces of :data:`CAREFUL_BYTES` that are tried again:
     one bad line sends only its piece down the careful path, which bounds its cost.
     """
-    columns = list(fmt.columns)
+    if len(block.text) <= 2 * CAREFUL_BYTES or fmt.cw_export:
+        return _parse_whole(block, fmt, want)
     if block.regular:
-        fast = fast_block(block.text, block.first_line, columns, want, block.lines)
+        fast = fast_block(block.text, block.first_line, list(fmt.columns), want, block.lines)
         if fast is not None:
             return fast
-    if len(block.text) > 2 * CAREFUL_BYTES and not fmt.cw_export:
-        frames, line = [], block.first_line
-        for piece in _pieces(block.text, CAREFUL_BYTES):
-            part = make_block(piece, line, fmt)
-            frames.append(parse_block(part, fmt, want))
-            line += part.lines
-        return pl.concat(frames, how="diagonal_relaxed")
+    frames, line = [], block.first_line
+    for piece in _pieces(block.text, CAREFUL_BYTES):
+        # Once: a piece is whatever lies between line ends, however long one line is.
+        part = make_block(piece, line, fmt)
+        frames.append(_parse_whole(part, fmt, want))
+        line += part.lines
+    return pl.concat(frames, how="diagonal_relaxed")
+
+
+def _parse_whole(block: Block, fmt: TextFormat, want: set[str]) -> pl.DataFrame:
+    if block.regular:
+        fast = fast_block(block.text, block.first_line, list(fmt.columns), want, block.lines)
+        if fast is not None:
+            return fast
     lines = _lines_frame(block.text, block.first_line)
-    return _split_lines(lines, columns, want, fmt.cw_export)
+    return _split_lines(lines, list(fmt.columns), want, fmt.cw_export)
 
 
 def fault_frame(line: int | None, raw: bytes, reason: str) -> pl.DataFrame:

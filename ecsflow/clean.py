@@ -41,6 +41,9 @@ class BadLinesWarning(UserWarning):
     """Lines were set aside because they are not valid flow-log records."""
 
 
+_FITS_INT64 = (pl.Int8, pl.Int16, pl.Int32, pl.Int64, pl.UInt8, pl.UInt16, pl.UInt32)
+
+
 def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
     """The cleaned value of one field, and why a row's value is bad (null if fine)."""
     col = pl.col(f.column)
@@ -55,19 +58,25 @@ def _value(f: Field, dtype: pl.DataType) -> tuple[pl.Expr, pl.Expr | None]:
         if reason is not None:
             problems.append(reason)
         dtype = storage_dtype(f)
+    elif isinstance(dtype, pl.Categorical):
+        # Already categorical (the text reader's, or dictionary-encoded Parquet): AWS's '-'
+        # rule still applies, compared on the categories rather than on every string.
+        col = pl.when(col.is_in(["-", ""])).then(None).otherwise(col)
     if not (f.is_integer or f.is_time):
         out = col.cast(f.dtype)
         return out, (pl.coalesce(problems) if problems else None)
     num = col.cast(pl.Int64, strict=False)
-    if dtype.is_float():
+    fractional = dtype.is_float() or isinstance(dtype, pl.Decimal)
+    if fractional:
         # Parquet written by other tools can hold DOUBLEs: only whole numbers are counts.
         problems.append(
             pl.when(col.is_not_null() & (col != col.floor())).then(
                 pl.format(f"{f.name}: {{}} is not an integer", col)
             )
         )
-    if dtype == pl.UInt64 or dtype.is_float():
-        # A value above Int64's range (or an infinity) casts to null: say so.
+    if fractional or dtype not in _FITS_INT64:
+        # A value beyond Int64's range (UInt64, Int128, Decimal, an infinity) casts to null:
+        # say so.
         problems.append(
             pl.when(col.is_not_null() & num.is_null()).then(
                 pl.format(f"{f.name}: {{}} is out of range", col)
@@ -248,30 +257,17 @@ def clean_flow_logs(
         )
         return out.collect() if isinstance(flows, pl.DataFrame) else out
 
-    good = lazy.filter(pl.col(REASON).is_null())
-    if on_bad_lines == "error":
-        # The check sees only the bad rows, in a branch of the same plan that yields no row:
-        # a Python call per batch of every row cost a third of a Parquet load. The input is
-        # read once (both branches share it).
-        guard = (
-            lazy.filter(pl.col(REASON).is_not_null())
-            .select(
-                pl.struct(FILE, LINE, REASON)
-                .map_batches(_raise_first, return_dtype=pl.String, is_elementwise=True)
-                .alias("__guard")
-            )
-            # Empty: the check returns only if every reason is null. (A literal False would
-            # let the optimiser drop the branch, check and all.)
-            .filter(pl.col("__guard").is_not_null())
+    check = {"error": _raise_first, "warn": _warn_batch}.get(on_bad_lines)
+    keep = pl.col(REASON).is_null()
+    if check is not None:
+        # A Python check per batch, inside the filter: a check in a side branch of the plan
+        # was cheaper but a pushed-down .head() skipped it, bad rows and all.
+        keep = (
+            pl.struct(FILE, LINE, REASON)
+            .map_batches(check, return_dtype=pl.String, is_elementwise=True)
+            .is_null()
         )
-        lazy = pl.concat([good, guard], how="diagonal")
-    elif on_bad_lines == "warn":
-        check = pl.struct(FILE, LINE, REASON).map_batches(
-            _warn_batch, return_dtype=pl.String, is_elementwise=True
-        )
-        lazy = lazy.filter(check.is_null())
-    else:
-        lazy = good
+    lazy = lazy.filter(keep)
 
     present = {f.column for f in fields}
     derived = _derived(present)

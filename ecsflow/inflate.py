@@ -89,24 +89,36 @@ def prefetch(items: Iterator, stop: threading.Event, depth: int = 2) -> Iterator
     q: queue.Queue = queue.Queue(maxsize=depth)
     gone = threading.Event()
 
+    def put(item: object) -> bool:
+        # Never block for good: the consumer may stop or go away at any time.
+        while not (stop.is_set() or gone.is_set()):
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
     def run() -> None:
         try:
             for item in items:
-                while not (stop.is_set() or gone.is_set()):
-                    try:
-                        q.put(item, timeout=0.1)
-                        break
-                    except queue.Full:
-                        continue
-                else:
+                if not put(item):
                     return
-            q.put(_END)
+            put(_END)
         except BaseException as exc:  # re-raised in the consumer
-            q.put(exc)
+            put(exc)
 
     threading.Thread(target=run, daemon=True, name="ecsflow-inflate").start()
     try:
-        while (item := q.get()) is not _END:
+        while True:
+            try:
+                item = q.get(timeout=0.1)
+            except queue.Empty:
+                if stop.is_set():  # the producer gives up without a last item
+                    return
+                continue
+            if item is _END:
+                return
             if isinstance(item, BaseException):
                 raise item
             yield item

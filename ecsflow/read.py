@@ -280,7 +280,7 @@ def _bundle_frame(
     for file in bundle:
         try:
             text = _whole_text(file, fmt, storage_options)
-        except (OSError, *_READ_ERRORS):
+        except (OSError, FlowLogError, *_READ_ERRORS):
             return None  # read one by one, so that the fault names its file
         if text is None:
             return None

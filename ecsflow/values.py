@@ -31,6 +31,7 @@ __all__ = ["from_text", "in_range", "regular_lines", "storage_dtype", "storage_s
 INTEGER_TEXT = r"^[+-]?\d+$"
 _SPACE, _NEWLINE = 32, 10
 _STEP = 256 << 10
+_BOM = b"\xef\xbb\xbf"
 
 
 def storage_dtype(f: Field | None) -> pl.DataType:
@@ -89,8 +90,10 @@ def regular_lines(block: bytes | memoryview, fields: int) -> int | None:
     """
     a = np.frombuffer(block, np.uint8)
     n = len(a)
-    if not n or a[0] <= _SPACE or a[-1] <= _SPACE:
-        return None  # empty, or a leading or trailing separator
+    if not n or a[0] <= _SPACE or a[-1] <= _SPACE or bytes(a[:3]) == _BOM:
+        # Empty, a leading or trailing separator, or a byte-order mark, which a CSV reader
+        # drops at the start of its buffer while it is bad text inside a file.
+        return None
     # Cache-sized steps with reused buffers: 3-4x faster than whole-block temporaries.
     seps, tmp = np.empty(_STEP + 1, bool), np.empty(_STEP + 1, bool)
     n_seps = newlines = spaces = 0

@@ -63,3 +63,23 @@ def test_careful_path_names_each_fault_and_keeps_line_numbers():
         "expected 2 fields, found 3",
         None,
     ]
+
+
+def test_a_line_longer_than_a_piece_is_one_bad_line_not_a_crash():
+    from ecsflow.blocks import CAREFUL_BYTES
+
+    fmt = TextFormat(tuple(column_name(n) for n in HEADER.split()), True, False)
+    n = CAREFUL_BYTES // len(GOOD) + 10
+    text = "\n".join([GOOD] * n + ["x" * (3 * CAREFUL_BYTES)] + [GOOD] * 3).encode()
+    out = parse_block(make_block(text, 2, fmt), fmt, set(fmt.columns))
+    assert out.height == n + 4
+    bad = out.filter(out["__reason"].is_not_null())
+    assert bad["__line"].to_list() == [n + 2]
+    assert bad["__reason"].to_list() == ["expected 14 fields, found 1"]
+
+
+def test_a_byte_order_mark_at_a_block_start_is_not_dropped():
+    fmt = TextFormat(tuple(column_name(n) for n in HEADER.split()), True, False)
+    text = ("\ufeff" + GOOD + "\n" + GOOD).encode()
+    out = parse_block(make_block(text, 2, fmt), fmt, set(fmt.columns))
+    assert out["__reason"].to_list() == ["version: '\ufeff2' is not an integer", None]

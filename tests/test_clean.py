@@ -158,3 +158,28 @@ def test_unknown_columns_keep_their_dtype_and_text_gets_the_dash_rule():
     out = ecsflow.clean_flow_logs(raw)
     assert out.schema["records"] == pl.Int64 and out.schema["seen"] == pl.Float64
     assert out.row(0, named=True) == {"srcport": 443, "note": None, "records": 3, "seen": 1.5}
+
+
+def test_dash_is_null_in_categorical_input_too():
+    # Dictionary-encoded Parquet arrives categorical: AWS's '-' rule still applies.
+    raw = pl.DataFrame(
+        {"ecs_service_name": ["-", "svc", ""]}, schema={"ecs_service_name": pl.Categorical}
+    )
+    assert ecsflow.clean_flow_logs(raw)["ecs_service_name"].to_list() == [None, "svc", None]
+
+
+def test_integers_beyond_int64_and_fractions_are_bad_whatever_the_input_type():
+    from decimal import Decimal
+
+    raw = pl.DataFrame(
+        {"bytes": [Decimal("840"), Decimal("1.5"), Decimal("100000000000000000000")]},
+        schema={"bytes": pl.Decimal(30, 1)},
+    )
+    aside = ecsflow.clean_flow_logs(raw, set_aside=True)["reason"].to_list()
+    assert aside == [
+        "bytes: 1.5 is not an integer",
+        "bytes: 100000000000000000000.0 is out of range",
+    ]
+    wide = pl.DataFrame({"bytes": pl.Series([840, 2**70], dtype=pl.Int128)})
+    assert ecsflow.clean_flow_logs(wide, on_bad_lines="skip")["bytes"].to_list() == [840]
+    assert ecsflow.clean_flow_logs(wide, set_aside=True).height == 1

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -333,3 +334,45 @@ def test_parquet_files_read_together_keep_their_own_row_numbers(tmp_path):
     assert (err.value.path, err.value.line) == (str(second), 2)
     assert ecsflow.bad_lines(tmp_path).select("path", "line_number").rows() == [(str(second), 2)]
     assert ecsflow.read_flow_logs(tmp_path, on_bad_lines="skip").height == 5
+
+
+def test_strict_mode_raises_even_when_only_the_first_rows_are_asked_for(write_log):
+    from .test_read import GOOD, HEADER
+
+    path = write_log("head.log", [HEADER, GOOD.replace(" 443 ", " http "), GOOD])
+    lf = ecsflow.scan_flow_logs(path)
+    for query in (lf.head(5), lf.first(), lf.slice(0, 1)):
+        with pytest.raises(ecsflow.FlowLogError, match="line 2: srcport: 'http'"):
+            query.collect()
+
+
+def test_an_early_stop_lets_the_process_exit(tmp_path):
+    # Reading a few rows of many large files stops the reading threads; the interpreter must
+    # then exit rather than wait on a worker blocked for good.
+    import random
+    import subprocess
+    import sys
+
+    from .test_read import GOOD, HEADER
+
+    rng = random.Random(1)
+    for i in range(4):
+        # Varied numbers: each file must stay above the 1 MiB that would bundle it.
+        body = "\n".join(
+            GOOD.replace(" 10 840 ", f" {rng.randrange(99)} {rng.randrange(10**9)} ")
+            for _ in range(200_000)
+        )
+        with gzip.open(tmp_path / f"{i}.log.gz", "wt", compresslevel=1) as out:
+            out.write(HEADER + "\n" + body + "\n")
+        assert (tmp_path / f"{i}.log.gz").stat().st_size > 1 << 20
+    code = (
+        "import ecsflow, sys; print(ecsflow.scan_flow_logs(sys.argv[1]).head(5).collect().height)"
+    )
+    proc = subprocess.run(
+        # The timeout guards against the deadlock, it is not a speed check (this takes ~2 s).
+        [sys.executable, "-c", code, str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0 and proc.stdout.split() == ["5"]
