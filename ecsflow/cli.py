@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import re
+import shutil
 import sys
 import typing
 from collections.abc import Callable, Sequence
@@ -231,33 +233,23 @@ def _run_report(args: argparse.Namespace) -> int:
     if args.storage_options:
         parameters["STORAGE_OPTIONS"] = dict(args.storage_options)
     notebooks = _notebook_paths(args.notebooks)
-    if not args.redact:
-        return render_reports_cli(
-            notebooks,
-            out_dir=args.out,
-            parameters=parameters,
-            timeout=args.timeout,
-            save_notebooks=args.save_notebooks,
-            label=source,
+    staged, label = None, source
+    if args.redact:
+        from ecsflow.redact import write_redacted
+
+        key = args.redact_key or os.environ.get("ECSFLOW_REDACT_KEY")
+        if not key:
+            raise ValueError("--redact needs --redact-key or ECSFLOW_REDACT_KEY")
+        # The notebooks read a redacted copy, kept inside OUT while they run: nothing of the
+        # original (account ids, public addresses, its path) reaches the reports.
+        staged = Path(args.out) / ".redacted-source"
+        write_redacted(
+            source,
+            staged,
+            key=key,
+            storage_options=dict(args.storage_options) or None,
         )
-    import os
-    import shutil
-
-    from ecsflow.redact import write_redacted
-
-    key = args.redact_key or os.environ.get("ECSFLOW_REDACT_KEY")
-    if not key:
-        raise ValueError("--redact needs --redact-key or ECSFLOW_REDACT_KEY")
-    # The notebooks read a redacted copy, kept inside OUT while they run: nothing of the
-    # original (account ids, public addresses, its path) reaches the reports.
-    staged = Path(args.out) / ".redacted-source"
-    write_redacted(
-        source,
-        staged,
-        key=key,
-        storage_options=dict(args.storage_options) or None,
-    )
-    parameters = {"SOURCE": str(staged.resolve())}
+        parameters, label = {"SOURCE": str(staged.resolve())}, "the redacted logs"
     try:
         return render_reports_cli(
             notebooks,
@@ -265,10 +257,11 @@ def _run_report(args: argparse.Namespace) -> int:
             parameters=parameters,
             timeout=args.timeout,
             save_notebooks=args.save_notebooks,
-            label="the redacted logs",
+            label=label,
         )
     finally:
-        shutil.rmtree(staged, ignore_errors=True)
+        if staged is not None:
+            shutil.rmtree(staged, ignore_errors=True)
 
 
 def _add_athena(sub: argparse._SubParsersAction) -> None:
